@@ -1,0 +1,29 @@
+"""xprbm: Restricted Boltzmann Machines on NumPy (CPU) and CuPy (GPU).
+
+>>> import numpy as np, xprbm
+>>> X = (np.random.default_rng(0).random((200, 12)) < 0.3).astype(np.float32)
+>>> rbm = xprbm.RBM(12, 5, seed=0)
+>>> history = rbm.fit(X, epochs=2, progress=False)
+>>> len(history)
+2
+"""
+
+from ._version import __version__
+from .backend import Backend, BackendUnavailableError, get_backend
+from .metrics import free_energy_gap, pseudo_log_likelihood, reconstruction_error
+from .rbm import RBM
+from .train import History, TrainConfig, Trainer
+
+__all__ = [
+    "RBM",
+    "Backend",
+    "BackendUnavailableError",
+    "History",
+    "TrainConfig",
+    "Trainer",
+    "__version__",
+    "free_energy_gap",
+    "get_backend",
+    "pseudo_log_likelihood",
+    "reconstruction_error",
+]

@@ -1,0 +1,148 @@
+"""The array-API shim: one object per backend that knows its namespace and device.
+
+``get_backend("numpy" | "cupy" | "auto" | "array_api_strict")`` returns a :class:`Backend`.
+Nothing here is chosen at import time and nothing optional is imported until asked for.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+BACKENDS = ("numpy", "cupy", "array_api_strict")
+DTYPES = ("float32", "float64")
+
+
+class BackendUnavailableError(RuntimeError):
+    """The requested backend cannot run here (library missing or no device)."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An array namespace, the device arrays live on, and host transfers.
+
+    Attributes
+    ----------
+    name : str
+        ``"numpy"``, ``"cupy"`` or ``"array_api_strict"``.
+    xp : module
+        The array namespace (``numpy``, ``cupy`` or ``array_api_strict``).
+    device : object
+        Device on which arrays are created (``None`` for the namespace default).
+    """
+
+    name: str
+    xp: ModuleType
+    device: Any = None
+
+    def dtype(self, name: str) -> Any:
+        """Namespace dtype object for ``"float32"`` / ``"float64"``."""
+        if name not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}; got {name!r}")
+        return getattr(self.xp, name)
+
+    def owns(self, x: Any) -> bool:
+        """True when ``x`` is an array of this backend's namespace."""
+        return hasattr(x, "shape") and namespace_name(x) == self.name
+
+    def asarray(self, x: Any, dtype: Any = None) -> Any:
+        """Move ``x`` (NumPy, this backend, or a nested sequence) onto this backend.
+
+        Returns a new array when a conversion or transfer happens; may return ``x`` itself
+        when it already has the right namespace and dtype (callers never write into it).
+        """
+        if self.name == "array_api_strict" and not self.owns(x):
+            x = np.asarray(x)
+        if self.device is None:
+            return self.xp.asarray(x, dtype=dtype)
+        return self.xp.asarray(x, dtype=dtype, device=self.device)
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        """Copy an array of this backend to a NumPy array on the host."""
+        if isinstance(x, np.ndarray):
+            return x
+        if self.name == "cupy":
+            return self.xp.asnumpy(x)
+        if self.name == "array_api_strict":
+            return np.asarray(x.to_device(self.xp.Device("CPU_DEVICE")))
+        return np.asarray(x)
+
+    def synchronize(self) -> None:
+        """Wait for queued device work (a no-op on the CPU)."""
+        if self.name == "cupy":
+            self.xp.cuda.get_current_stream().synchronize()
+
+
+def _cupy_module() -> ModuleType:
+    try:
+        import cupy
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            "backend='cupy' needs CuPy: pip install 'xprbm[cuda12x]' or 'xprbm[cuda13x]' "
+            f"(matching your CUDA driver); import failed with: {exc}"
+        ) from exc
+    try:
+        n_devices = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CUDARuntimeError and friends when no driver is present
+        raise BackendUnavailableError(
+            f"backend='cupy': CuPy imports but no CUDA device answers ({exc}); "
+            "use backend='numpy' or 'auto'"
+        ) from exc
+    if n_devices < 1:
+        raise BackendUnavailableError("backend='cupy': no CUDA device found; use backend='numpy'")
+    return cupy
+
+
+@functools.cache
+def get_backend(name: str | Backend = "numpy") -> Backend:
+    """Return the :class:`Backend` called ``name``.
+
+    Parameters
+    ----------
+    name : {"numpy", "cupy", "auto", "array_api_strict"} or Backend
+        ``"auto"`` picks CuPy when it imports and a CUDA device answers, else NumPy.
+        ``"array_api_strict"`` puts arrays on a non-default device of the strict reference
+        namespace; it exists to prove that the generic code is portable.
+
+    Raises
+    ------
+    BackendUnavailableError
+        ``"cupy"`` without CuPy or without a device.
+    ValueError
+        An unknown name.
+    """
+    if isinstance(name, Backend):
+        return name
+    if name == "numpy":
+        return Backend("numpy", np)
+    if name == "cupy":
+        return Backend("cupy", _cupy_module())
+    if name == "auto":
+        try:
+            return get_backend("cupy")
+        except BackendUnavailableError:
+            return get_backend("numpy")
+    if name == "array_api_strict":
+        try:
+            import array_api_strict as xps
+        except ImportError as exc:
+            raise BackendUnavailableError(
+                "backend='array_api_strict' needs: pip install array-api-strict"
+            ) from exc
+        return Backend("array_api_strict", xps, xps.Device("device1"))
+    raise ValueError(
+        f"backend must be one of 'numpy', 'cupy', 'auto', 'array_api_strict'; got {name!r}"
+    )
+
+
+def namespace_name(x: Any) -> str:
+    """``"cupy"``, ``"array_api_strict"`` or ``"numpy"`` (for anything else) for an object."""
+    module = type(x).__module__
+    for name in ("cupy", "array_api_strict"):
+        if module.startswith(name):
+            return name
+    return "numpy"

@@ -1,0 +1,472 @@
+"""CD-k and PCD-k training with one explicit, saveable training state.
+
+The update ascends the log-likelihood: data expectation (with p(h|v) of the batch) minus model
+expectation (p(h|v) of the chains after k block Gibbs steps). With momentum ``m``, learning
+rate ``lr`` and weight decay ``d`` (weights only)::
+
+    velocity = m * velocity + lr * (gradient - d * parameter);  parameter += velocity
+
+Two implementations share these semantics and the same random draws: a portable generic step
+(array API, any backend) and a NumPy step that reuses preallocated buffers, stacks the positive
+and negative phases into single matrix products and fuses the elementwise work in Numba.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import kernels
+from .kernels import generic
+from .metrics import free_energy_gap, pseudo_log_likelihood, reconstruction_error
+from .progress import progress_bar
+from .rng import CounterRNG, mix64
+from .validation import check_positive_int, check_range
+
+if TYPE_CHECKING:
+    from .rbm import RBM
+
+METHODS = ("pcd", "cd")
+VISIBLE_BIAS_INITS = ("data", "zeros")
+#: data means are clipped to [eps, 1 - eps] before the log-odds of the visible-bias init
+DATA_MEAN_EPS = 1e-3
+#: at most this fraction of the training rows is used for the per-epoch metrics
+MONITOR_FRACTION = 0.05
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of a training run (checked on creation).
+
+    Parameters
+    ----------
+    method : {"pcd", "cd"}
+        Persistent contrastive divergence (chains survive across updates) or CD (chains
+        restart at the batch).
+    k : int
+        Block Gibbs steps per update.
+    n_chains : int or None
+        Persistent chains for PCD (default: ``batch_size``); CD uses one chain per row.
+    batch_size : int
+        Rows per update; a short last batch is averaged over its own size.
+    learning_rate : float
+    momentum : float in [0, 1)
+    weight_decay : float >= 0
+        L2 penalty on the weights.
+    shuffle : bool
+        Visit the rows in a fresh seeded order each epoch.
+    init_visible_bias : {"data", "zeros"}
+        ``"data"`` sets ``b = log(p / (1 - p))`` of the clipped data means before training.
+    monitor_size : int
+        Upper bound on the rows used for the per-epoch metrics.
+    """
+
+    method: str = "pcd"
+    k: int = 1
+    n_chains: int | None = None
+    batch_size: int = 100
+    learning_rate: float = 0.01
+    momentum: float = 0.5
+    weight_decay: float = 0.0
+    shuffle: bool = True
+    init_visible_bias: str = "data"
+    monitor_size: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}; got {self.method!r}")
+        if self.init_visible_bias not in VISIBLE_BIAS_INITS:
+            raise ValueError(
+                f"init_visible_bias must be one of {VISIBLE_BIAS_INITS}; "
+                f"got {self.init_visible_bias!r}"
+            )
+        check_positive_int(self.k, "k")
+        check_positive_int(self.batch_size, "batch_size")
+        check_positive_int(self.monitor_size, "monitor_size")
+        if self.n_chains is not None:
+            check_positive_int(self.n_chains, "n_chains")
+        check_range(self.learning_rate, "learning_rate", 0.0, math.inf, low_open=True,
+                    high_open=True)
+        check_range(self.momentum, "momentum", 0.0, 1.0, high_open=True)
+        check_range(self.weight_decay, "weight_decay", 0.0, math.inf, high_open=True)
+        if not isinstance(self.shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle must be True or False; got {self.shuffle!r}")
+
+    @property
+    def chains(self) -> int:
+        """Number of persistent chains (PCD)."""
+        return self.batch_size if self.n_chains is None else self.n_chains
+
+
+CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+RUN_FIELDS = ("epochs", "validation", "progress", "callback")
+
+
+def split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split ``fit`` keyword arguments into config and run options; refuse unknown names."""
+    unknown = sorted(set(options) - set(CONFIG_FIELDS) - set(RUN_FIELDS) - {"seed"})
+    if unknown:
+        raise TypeError(
+            f"unknown training option(s) {unknown}; valid: {sorted(CONFIG_FIELDS + RUN_FIELDS)}"
+        )
+    config = {k: v for k, v in options.items() if k not in RUN_FIELDS}
+    run = {k: v for k, v in options.items() if k in RUN_FIELDS}
+    return config, run
+
+
+@dataclass
+class History:
+    """Per-epoch metrics of a run.
+
+    Attributes
+    ----------
+    epoch : list of int
+    train_pll, valid_pll : list of float
+        Mean pseudo-log-likelihood per visible unit (NaN without validation data).
+    recon_error : list of float
+        Mean squared reconstruction error on the monitored training rows.
+    free_energy_gap : list of float
+        Mean F(validation) − mean F(training subset of the same size) (NaN without validation).
+    seconds : list of float
+        Wall time of the epoch's updates (monitoring excluded).
+    """
+
+    epoch: list[int] = field(default_factory=list)
+    train_pll: list[float] = field(default_factory=list)
+    valid_pll: list[float] = field(default_factory=list)
+    recon_error: list[float] = field(default_factory=list)
+    free_energy_gap: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    def append(self, **row: float) -> None:
+        for name in self.columns():
+            getattr(self, name).append(row[name])
+
+    @classmethod
+    def columns(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    def as_dict(self) -> dict[str, list]:
+        """Columns as lists (JSON-ready)."""
+        return {name: list(getattr(self, name)) for name in self.columns()}
+
+    def __len__(self) -> int:
+        return len(self.epoch)
+
+
+class Trainer:
+    """All state of a training run: settings, chains, momentum, random streams, counters.
+
+    Parameters
+    ----------
+    rbm : RBM
+        The model whose parameters are trained in place.
+    seed : int or None
+        Seed of the training streams (default: the model's seed).
+    **config
+        :class:`TrainConfig` settings.
+
+    Attributes
+    ----------
+    config : TrainConfig
+    chains : array, shape (n_chains, n_visible), or None
+        Persistent visible chains (PCD), created on the first update.
+    hidden_chains : array, shape (n_chains, n_hidden), or None
+        Hidden states drawn from ``chains`` at the end of the latest update (PCD).
+    velocity : dict of arrays or None
+        Momentum buffers, one per parameter.
+    rng, monitor_rng : CounterRNG
+        Streams for the updates and for the metrics (so monitoring never changes training).
+    epoch, n_updates : int
+    history : History
+    """
+
+    def __init__(self, rbm: RBM, *, seed: int | None = None, **config: Any) -> None:
+        self.rbm = rbm
+        self.config = TrainConfig(**config)
+        seed = rbm.seed if seed is None else seed
+        self.rng = CounterRNG.from_seed(seed, stream=1)
+        self.monitor_rng = CounterRNG.from_seed(seed, stream=2)
+        self.chains: Any = None
+        self.hidden_chains: Any = None
+        self.velocity: dict[str, Any] | None = None
+        self.epoch = 0
+        self.n_updates = 0
+        self.history = History()
+        self._step: Callable[[Any, Any], None] | None = None
+
+    # ----------------------------------------------------------------- running
+    def run(
+        self,
+        X: Any,
+        epochs: int = 10,
+        validation: float | Any | None = None,
+        progress: bool = True,
+        callback: Callable[[Trainer], None] | None = None,
+    ) -> History:
+        """Train for ``epochs`` passes over ``X``; continue from the current state.
+
+        Parameters
+        ----------
+        X : array, shape (n_samples, n_visible), binary
+        epochs : int
+        validation : float in (0, 1), array of shape (n_valid, n_visible), or None
+            A fraction held out from ``X`` (same rows every call for a given seed), explicit
+            validation rows, or no validation.
+        progress : bool
+            Show a progress bar with the latest metrics.
+        callback : callable, optional
+            Called as ``callback(trainer)`` after each epoch (e.g. to save a checkpoint).
+
+        Returns
+        -------
+        History
+        """
+        epochs = check_positive_int(epochs, "epochs")
+        rbm = self.rbm
+        X = rbm.visible(X, name="X", binary=True)
+        X, valid = self._split_validation(X, validation)
+        if self.velocity is None:
+            self._initialise(X)
+        train_monitor = self._monitor_rows(X)
+        valid_monitor = None if valid is None else self._monitor_rows(valid)
+        n = X.shape[0]
+        batch = self.config.batch_size
+        n_batches = -(-n // batch)
+        with progress_bar(total=epochs * n_batches, enabled=progress, desc="training",
+                          unit="batch") as bar:
+            for _ in range(epochs):
+                order = self._epoch_order(n)
+                start = time.perf_counter()
+                for first in range(0, n, batch):
+                    self._update(X, order[first:first + batch])
+                    bar.update(1)
+                rbm._backend.synchronize()
+                seconds = time.perf_counter() - start
+                self.epoch += 1
+                row = self._metrics(train_monitor, valid_monitor)
+                self.history.append(epoch=self.epoch, seconds=seconds, **row)
+                bar.set_postfix(epoch=self.epoch, pll=f"{row['train_pll']:.4f}",
+                                recon=f"{row['recon_error']:.4f}", refresh=False)
+                if callback is not None:
+                    callback(self)
+        return self.history
+
+    def _update(self, X: Any, rows: Any) -> None:
+        if self._step is None:
+            self._step = _make_step(self)
+        self._step(X, rows)
+        self.n_updates += 1
+
+    def _initialise(self, X: Any) -> None:
+        rbm = self.rbm
+        xp = rbm.xp
+        if self.config.init_visible_bias == "data":
+            p = xp.clip(xp.mean(X, axis=0), DATA_MEAN_EPS, 1.0 - DATA_MEAN_EPS)
+            rbm.visible_bias = xp.astype(xp.log(p / (1.0 - p)), rbm._dtype)
+        self.velocity = {name: xp.zeros_like(value) for name, value in rbm.parameters().items()}
+        if self.config.method == "pcd":
+            # chains start from the independent-unit model of the visible bias
+            u = kernels.uniform(rbm._backend, (self.config.chains, rbm.n_visible),
+                                self.rng.next_base(), rbm._dtype, rbm.kernel_method)
+            p = generic.sigmoid(xp, rbm.visible_bias)
+            self.chains = xp.astype(u < p, rbm._dtype)
+            self.hidden_chains = generic.bernoulli(rbm._backend, self.chains @ rbm.weights,
+                                                   rbm.hidden_bias, self.rng.next_base())
+
+    def _derived_generator(self, tag: int) -> np.random.Generator:
+        """A host generator that depends on the seed and ``tag`` only (not on counters)."""
+        return np.random.Generator(np.random.Philox(key=mix64(self.rng.key ^ tag)))
+
+    def _split_validation(self, X: Any, validation: Any) -> tuple[Any, Any]:
+        if validation is None:
+            return X, None
+        if isinstance(validation, (float, int)) and not isinstance(validation, bool):
+            frac = check_range(validation, "validation", 0.0, 1.0, low_open=True, high_open=True)
+            n = X.shape[0]
+            n_valid = int(round(frac * n))
+            if n_valid < 1 or n_valid >= n:
+                raise ValueError(
+                    f"validation={validation} leaves {n - n_valid} training and {n_valid} "
+                    f"validation rows out of {n}; use a fraction that keeps both non-empty"
+                )
+            order = self._derived_generator(0xA11D).permutation(n)
+            xp = self.rbm.xp
+            idx = self.rbm._backend.asarray(order)
+            return xp.take(X, idx[n_valid:], axis=0), xp.take(X, idx[:n_valid], axis=0)
+        return X, self.rbm.visible(validation, name="validation", binary=True)
+
+    def _monitor_rows(self, X: Any) -> Any:
+        n = X.shape[0]
+        m = min(n, self.config.monitor_size, max(64, math.ceil(MONITOR_FRACTION * n)))
+        return X if m == n else X[:m]
+
+    def _epoch_order(self, n: int) -> Any:
+        if self.config.shuffle:
+            order = self.rng.numpy_generator().permutation(n)
+        else:
+            order = np.arange(n)
+        if self.rbm.backend == "numpy":
+            return order
+        return self.rbm._backend.asarray(order)
+
+    def _metrics(self, train: Any, valid: Any) -> dict[str, float]:
+        rbm = self.rbm
+        xp = rbm.xp
+        n_visible = rbm.n_visible
+        row = {
+            "train_pll": float(xp.mean(pseudo_log_likelihood(rbm, train, seed=self.monitor_rng)))
+            / n_visible,
+            "recon_error": reconstruction_error(rbm, train),
+            "valid_pll": math.nan,
+            "free_energy_gap": math.nan,
+        }
+        if valid is not None:
+            row["valid_pll"] = float(
+                xp.mean(pseudo_log_likelihood(rbm, valid, seed=self.monitor_rng))) / n_visible
+            m = min(train.shape[0], valid.shape[0])
+            row["free_energy_gap"] = free_energy_gap(rbm, train[:m], valid[:m])
+        return row
+
+
+def _make_step(trainer: Trainer) -> Callable[[Any, Any], None]:
+    method = trainer.rbm.kernel_method
+    if method == "numba":
+        return NumpyStep(trainer)
+    if method == "cupy":
+        from .kernels.cupy_gpu import CupyStep
+
+        return CupyStep(trainer)
+    return lambda X, rows: generic_step(trainer, X, rows)
+
+
+def generic_step(trainer: Trainer, X: Any, rows: Any) -> None:
+    """One CD-k / PCD-k update with portable array-API code (the reference).
+
+    PCD keeps visible chains and the hidden states drawn from them at the end of the previous
+    update (with the parameters of that moment, as in the classic Theano PCD code); each update
+    runs ``h -> v`` then ``k - 1`` full ``v -> h -> v`` steps, and the negative phase's hidden
+    field also gives the hidden states kept for the next update. CD starts the chain with
+    ``h ~ p(h | batch)``. Either way an update of PCD-1 / CD-1 costs five matrix products.
+
+    Parameters
+    ----------
+    trainer : Trainer
+    X : array, shape (n_samples, n_visible)
+    rows : array of int, shape (b,)
+        Rows of ``X`` in this batch.
+    """
+    rbm, cfg, rng = trainer.rbm, trainer.config, trainer.rng
+    backend, xp = rbm._backend, rbm.xp
+    W, b, c = rbm.weights, rbm.visible_bias, rbm.hidden_bias
+    batch = xp.take(X, rows, axis=0)
+    pos_field = batch @ W + c
+    pos = generic.sigmoid(xp, pos_field)
+    if cfg.method == "cd":
+        h = generic.bernoulli(backend, pos_field, 0.0, rng.next_base())
+    else:
+        h = trainer.hidden_chains
+    for step in range(cfg.k):
+        v = generic.bernoulli(backend, h @ W.T, b, rng.next_base())
+        if step < cfg.k - 1:
+            h = generic.bernoulli(backend, v @ W, c, rng.next_base())
+    neg_field = v @ W + c
+    neg = generic.sigmoid(xp, neg_field)
+    if cfg.method == "pcd":
+        trainer.chains = v
+        trainer.hidden_chains = generic.bernoulli(backend, neg_field, 0.0, rng.next_base())
+    n_pos, n_neg = batch.shape[0], v.shape[0]
+    grads = {
+        "weights": batch.T @ pos / n_pos - v.T @ neg / n_neg,
+        "visible_bias": xp.sum(batch, axis=0) / n_pos - xp.sum(v, axis=0) / n_neg,
+        "hidden_bias": xp.sum(pos, axis=0) / n_pos - xp.sum(neg, axis=0) / n_neg,
+    }
+    for name, grad in grads.items():
+        param = getattr(rbm, name)
+        decay = cfg.weight_decay if name == "weights" else 0.0
+        velocity = cfg.momentum * trainer.velocity[name] + cfg.learning_rate * (
+            grad - decay * param)
+        trainer.velocity[name] = velocity
+        setattr(rbm, name, param + velocity)
+
+
+class NumpyStep:
+    """The NumPy + Numba update: preallocated buffers, stacked products, fused kernels.
+
+    Same algorithm and random draws as :func:`generic_step`. Buffers hold ``[chains; batch]``
+    stacked by rows so that one product gives the weight gradient of both phases::
+
+        hid = rowscale * sigmoid(vis @ W + c)     rowscale = -1/C (chains), +1/b (data)
+        grad_W = vis.T @ hid,  grad_c = sum(hid),  grad_b = rowscale @ vis
+
+    For PCD the chains live in the first rows of ``vis`` (``trainer.chains`` is a view) and
+    ``trainer.hidden_chains`` is this object's hidden-state buffer.
+    """
+
+    def __init__(self, trainer: Trainer) -> None:
+        from .kernels import numba_cpu
+
+        self.kernels = numba_cpu
+        self.trainer = trainer
+        rbm, cfg = trainer.rbm, trainer.config
+        dtype = rbm._dtype
+        batch = cfg.batch_size
+        self.n_chains = cfg.chains if cfg.method == "pcd" else batch
+        rows = self.n_chains + batch
+        self.vis = np.empty((rows, rbm.n_visible), dtype=dtype)
+        self.hid = np.empty((rows, rbm.n_hidden), dtype=dtype)
+        self.hid_chain = np.empty((self.n_chains, rbm.n_hidden), dtype=dtype)
+        self.no_samples = np.empty((0, rbm.n_hidden), dtype=dtype)
+        self.row_scale = np.empty(rows, dtype=dtype)
+        self.grads = {name: np.empty_like(value) for name, value in rbm.parameters().items()}
+        if cfg.method == "pcd":
+            self.vis[: self.n_chains] = trainer.chains
+            self.hid_chain[...] = trainer.hidden_chains
+            trainer.chains = self.vis[: self.n_chains]
+            trainer.hidden_chains = self.hid_chain
+
+    def __call__(self, X: np.ndarray, rows: np.ndarray) -> None:
+        trainer, nb = self.trainer, self.kernels
+        rbm, cfg, rng = trainer.rbm, trainer.config, trainer.rng
+        W, b, c = rbm.weights, rbm.visible_bias, rbm.hidden_bias
+        n_batch = rows.shape[0]
+        pcd = cfg.method == "pcd"
+        n_chains = self.n_chains if pcd else n_batch
+        n_rows = n_chains + n_batch
+        vis, hid = self.vis[:n_rows], self.hid[:n_rows]
+        chain, hid_chain = vis[:n_chains], self.hid_chain[:n_chains]
+        scale = self.row_scale[:n_rows]
+        scale[:n_chains] = -1.0 / n_chains
+        scale[n_chains:] = 1.0 / n_batch
+        np.take(X, rows, axis=0, out=vis[n_chains:])
+        if not pcd:  # positive phase first; its field also starts the chain
+            np.matmul(vis[n_chains:], W, out=hid[n_chains:])
+            nb.scaled_sigmoid_(hid[n_chains:], c, scale[n_chains:],
+                               np.uint64(rng.next_base()), hid_chain)
+        for step in range(cfg.k):
+            np.matmul(hid_chain, W.T, out=chain)
+            nb.bernoulli_(chain, b, np.uint64(rng.next_base()))
+            if step < cfg.k - 1:
+                np.matmul(chain, W, out=hid_chain)
+                nb.bernoulli_(hid_chain, c, np.uint64(rng.next_base()))
+        if pcd:  # both phases in one product; the chain rows also draw the next hidden states
+            np.matmul(vis, W, out=hid)
+            nb.scaled_sigmoid_(hid, c, scale, np.uint64(rng.next_base()), hid_chain)
+        else:
+            np.matmul(chain, W, out=hid[:n_chains])
+            nb.scaled_sigmoid_(hid[:n_chains], c, scale[:n_chains], np.uint64(0),
+                               self.no_samples)
+        grads = self.grads
+        np.matmul(vis.T, hid, out=grads["weights"])
+        np.matmul(scale, vis, out=grads["visible_bias"])
+        np.sum(hid, axis=0, out=grads["hidden_bias"])
+        for name, param in rbm.parameters().items():
+            decay = cfg.weight_decay if name == "weights" else 0.0
+            nb.momentum_step(param, trainer.velocity[name], grads[name], cfg.learning_rate,
+                             cfg.momentum, decay)

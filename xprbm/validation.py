@@ -1,0 +1,116 @@
+"""Input checks with errors that say what was wrong and how to fix it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .backend import Backend, namespace_name
+
+
+def as_model_array(
+    backend: Backend,
+    x: Any,
+    dtype: Any,
+    *,
+    width: int,
+    name: str = "X",
+    layer: str = "visible",
+    binary: bool = True,
+) -> Any:
+    """Check ``x`` and return it as a 2-D array of ``backend`` with ``dtype``.
+
+    The input is never modified; a conversion makes a new array.
+
+    Parameters
+    ----------
+    backend : Backend
+    x : array_like, shape (n_samples, width)
+        NumPy array, array of the model's backend, or nested sequence.
+    dtype : dtype
+        Target dtype of the backend.
+    width : int
+        Required number of columns (units of the layer).
+    name, layer : str
+        Used in error messages.
+    binary : bool
+        Require values in {0, 1}; otherwise values in [0, 1] (probabilities) are accepted.
+
+    Raises
+    ------
+    TypeError
+        Non-numeric data, or an array of another backend.
+    ValueError
+        Wrong dimensionality or width, no rows, NaN/inf, values outside {0, 1} / [0, 1].
+    """
+    owner = namespace_name(x) if hasattr(x, "shape") else "numpy"
+    if owner != "numpy" and owner != backend.name:
+        raise TypeError(
+            f"{name} is a {owner} array but the model runs on backend={backend.name!r}; "
+            f"pass a NumPy array or a {backend.name} array"
+        )
+    if owner == "numpy":
+        x = np.asarray(x)
+        if x.dtype.kind not in "biuf":
+            raise TypeError(
+                f"{name} must hold numbers (bool, int or float); got dtype {x.dtype}. "
+                "Convert it with np.asarray(X, dtype=np.float32) after checking its contents"
+            )
+    else:
+        xp = backend.xp
+        if not xp.isdtype(x.dtype, ("bool", "integral", "real floating")):
+            raise TypeError(f"{name} must hold real numbers; got dtype {x.dtype}")
+    if x.ndim != 2:
+        hint = " (for one sample use x.reshape(1, -1))" if x.ndim == 1 else ""
+        raise ValueError(
+            f"{name} must be 2-D with shape (n_samples, {width}); got shape {tuple(x.shape)}{hint}"
+        )
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has no rows (shape {tuple(x.shape)})")
+    if x.shape[1] != width:
+        raise ValueError(
+            f"{name} has {x.shape[1]} columns but the model has {width} {layer} units"
+        )
+    arr = backend.asarray(x, dtype=dtype)
+    xp = backend.xp
+    if not bool(xp.all(xp.isfinite(arr))):
+        raise ValueError(f"{name} contains NaN or infinite values; remove or impute them first")
+    if binary:
+        ok = bool(xp.all((arr == 0.0) | (arr == 1.0)))
+        rule = "binary (0/1)"
+    else:
+        ok = bool(xp.all((arr >= 0.0) & (arr <= 1.0)))
+        rule = "in [0, 1]"
+    if not ok:
+        lo, hi = float(xp.min(arr)), float(xp.max(arr))
+        raise ValueError(
+            f"{name} must be {rule}; got values in [{lo:g}, {hi:g}]. For grey-scale data, "
+            "binarise first, e.g. X = (X / X.max() > 0.5), or use "
+            "xprbm.datasets.binarize(X, threshold=0.5)"
+        )
+    return arr
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    """Return ``value`` as int if it is a positive integer, else raise."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a positive integer; got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value}")
+    return int(value)
+
+
+def check_range(value: Any, name: str, low: float, high: float, *, low_open: bool = False,
+                high_open: bool = False) -> float:
+    """Return ``value`` as float if it lies in the interval, else raise ValueError."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{name} must be a number; got {value!r}")
+    value = float(value)
+    below = value <= low if low_open else value < low
+    above = value >= high if high_open else value > high
+    if not np.isfinite(value) or below or above:
+        lo_b = "(" if low_open else "["
+        hi_b = ")" if high_open else "]"
+        raise ValueError(f"{name} must lie in {lo_b}{low:g}, {high:g}{hi_b}; got {value:g}")
+    return value
