@@ -280,15 +280,29 @@ class RBM:
         self.trainer = Trainer(self, **config)
         return self.trainer.run(X, **run_options)
 
-    def partial_fit(self, X: Any, **run_options: Any) -> History:
+    def partial_fit(self, X: Any, **options: Any) -> History:
         """One more pass over ``X`` with the existing training state (created if missing).
 
         Persistent chains, momentum buffers and counters carry over from earlier calls.
+        Training settings (as for :meth:`fit`) apply when the state is created; later calls
+        must not change them.
         """
-        from .train import Trainer
+        from .train import Trainer, split_options
 
+        config, run_options = split_options(options)
+        if "epochs" in run_options:
+            raise TypeError("partial_fit makes one pass over X; use fit(X, epochs=...) or call "
+                            "partial_fit repeatedly")
         if self.trainer is None:
-            self.trainer = Trainer(self)
+            self.trainer = Trainer(self, **config)
+        else:
+            changed = {k: v for k, v in config.items()
+                       if k != "seed" and getattr(self.trainer.config, k) != v}
+            if changed:
+                raise ValueError(
+                    f"partial_fit cannot change training settings {sorted(changed)} of an "
+                    "existing run; call fit() to start a new run with them"
+                )
         run_options.setdefault("progress", False)
         return self.trainer.run(X, epochs=1, **run_options)
 

@@ -245,7 +245,7 @@ class Trainer:
                 order = self._epoch_order(n)
                 start = time.perf_counter()
                 for first in range(0, n, batch):
-                    self._update(X, order[first:first + batch])
+                    self._update(X, order[first:min(n, first + batch)])
                     bar.update(1)
                 rbm._backend.synchronize()
                 seconds = time.perf_counter() - start
@@ -305,7 +305,7 @@ class Trainer:
     def _monitor_rows(self, X: Any) -> Any:
         n = X.shape[0]
         m = min(n, self.config.monitor_size, max(64, math.ceil(MONITOR_FRACTION * n)))
-        return X if m == n else X[:m]
+        return X if m == n else X[:m, :]
 
     def _epoch_order(self, n: int) -> Any:
         if self.config.shuffle:
@@ -331,7 +331,7 @@ class Trainer:
             row["valid_pll"] = float(
                 xp.mean(pseudo_log_likelihood(rbm, valid, seed=self.monitor_rng))) / n_visible
             m = min(train.shape[0], valid.shape[0])
-            row["free_energy_gap"] = free_energy_gap(rbm, train[:m], valid[:m])
+            row["free_energy_gap"] = free_energy_gap(rbm, train[:m, :], valid[:m, :])
         return row
 
 

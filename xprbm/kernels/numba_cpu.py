@@ -3,6 +3,11 @@
 Each element's random number is ``splitmix64(base + (i + 1) * GOLDEN)`` with ``i`` its
 row-major index (see :mod:`xprbm.rng`), so results do not depend on how rows are split
 among threads. Compiled on first use (``cache=True`` keeps the machine code between runs).
+
+The training kernels run on one thread: their arrays (a batch of units) are too small to
+repay waking a thread pool, and a spinning OpenMP pool beside OpenBLAS's own threads slows
+the matrix products on a small machine. Sampling many chains at once (``RBM.sample``) uses
+row-parallel versions above ``PARALLEL_MIN_ELEMENTS`` elements.
 """
 
 from __future__ import annotations
@@ -23,7 +28,11 @@ _S31 = np.uint64(31)
 _S40 = np.uint64(40)
 _ONE = np.uint64(1)
 
+# error_model="numpy" drops Python's zero-division checks, which block vectorisation
 _jit = numba.njit(error_model="numpy", cache=True, nogil=True)
+_jit_parallel = numba.njit(error_model="numpy", cache=True, nogil=True, parallel=True)
+#: arrays at least this large use the row-parallel kernels
+PARALLEL_MIN_ELEMENTS = 1 << 20
 
 
 @numba.njit(inline="always")
@@ -74,26 +83,47 @@ def _sigmoid(x):
     return np.float32(1.0) / (np.float32(1.0) + _exp(-x))
 
 
-@_jit
-def uniform(base, out):
-    """Fill the 2-D array ``out`` with the counter-based uniforms of draw ``base``."""
+def _uniform_rows(base, out):
     n_rows, n_cols = out.shape
-    for i in range(n_rows):
+    for i in numba.prange(n_rows):
         for j in range(n_cols):
             out[i, j] = _uniform(base, i * n_cols + j)
 
 
-@_jit
-def bernoulli_(x, bias, base):
-    """In place: ``x = (u < sigmoid(x + bias))`` as 0/1 floats; ``x`` is C-contiguous 2-D."""
+def _bernoulli_rows(x, bias, base):
     n_rows, n_cols = x.shape
     one = x.dtype.type(1.0)
     zero = x.dtype.type(0.0)
-    for i in range(n_rows):
+    for i in numba.prange(n_rows):
         row = x[i]
         for j in range(n_cols):
             p = _sigmoid(row[j] + bias[j])
             row[j] = one if _uniform(base, i * n_cols + j) < p else zero
+
+
+_uniform_serial, _uniform_parallel = _jit(_uniform_rows), _jit_parallel(_uniform_rows)
+_bernoulli_serial, _bernoulli_parallel = _jit(_bernoulli_rows), _jit_parallel(_bernoulli_rows)
+
+
+def uniform(base: np.uint64, out: np.ndarray) -> None:
+    """Fill the 2-D array ``out`` with the counter-based uniforms of draw ``base``."""
+    kernel = _uniform_parallel if out.size >= PARALLEL_MIN_ELEMENTS else _uniform_serial
+    kernel(base, out)
+
+
+def bernoulli_(x: np.ndarray, bias: np.ndarray, base: np.uint64) -> None:
+    """In place: ``x = (u < sigmoid(x + bias))`` as 0/1 floats.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_rows, n_units), C-contiguous
+        Fields on entry, samples on exit.
+    bias : ndarray, shape (n_units,)
+    base : uint64
+        Draw base; element ``i`` (row-major) uses counter ``i``.
+    """
+    kernel = _bernoulli_parallel if x.size >= PARALLEL_MIN_ELEMENTS else _bernoulli_serial
+    kernel(x, bias, base)
 
 
 @_jit

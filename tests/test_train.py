@@ -1,0 +1,183 @@
+"""CD-k / PCD-k updates against a hand-written reference, reproducibility, history."""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import pytest
+from conftest import to_numpy
+
+import xprbm
+from xprbm.backend import get_backend
+from xprbm.kernels import generic, numba_cpu
+from xprbm.rng import CounterRNG
+
+N_VISIBLE, N_HIDDEN = 7, 5
+
+
+def _data(n: int, seed: int = 0) -> np.ndarray:
+    return (np.random.default_rng(seed).random((n, N_VISIBLE)) < 0.4).astype(np.float32)
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _reference_update(state, batch, rng, *, method, k, lr, momentum, decay):
+    """CD-k / PCD-k written out in float64 NumPy, drawing the documented uniforms in order."""
+    np_backend = get_backend("numpy")
+    W, b, c = state["weights"], state["visible_bias"], state["hidden_bias"]
+
+    def draw(p):
+        return (generic.uniform(np_backend, p.shape, rng.next_base(), np.float64) < p) * 1.0
+
+    pos = _sigmoid(batch @ W + c)
+    h = draw(pos) if method == "cd" else state["hidden_chains"]
+    for step in range(k):
+        v = draw(_sigmoid(h @ W.T + b))
+        if step < k - 1:
+            h = draw(_sigmoid(v @ W + c))
+    neg = _sigmoid(v @ W + c)
+    new = dict(state)
+    if method == "pcd":
+        new["chains"], new["hidden_chains"] = v, draw(neg)
+    grads = {
+        "weights": batch.T @ pos / len(batch) - v.T @ neg / len(v),
+        "visible_bias": batch.mean(0) - v.mean(0),
+        "hidden_bias": pos.mean(0) - neg.mean(0),
+    }
+    for name, g in grads.items():
+        d = decay if name == "weights" else 0.0
+        vel = momentum * state["vel_" + name] + lr * (g - d * state[name])
+        new["vel_" + name], new[name] = vel, state[name] + vel
+    return new
+
+
+def _snapshot(trainer):
+    rbm = trainer.rbm
+    snap = {name: to_numpy(rbm, value) for name, value in rbm.parameters().items()}
+    snap.update({"vel_" + n: to_numpy(rbm, v) for n, v in trainer.velocity.items()})
+    if trainer.chains is not None:
+        snap["chains"] = to_numpy(rbm, trainer.chains)
+        snap["hidden_chains"] = to_numpy(rbm, trainer.hidden_chains)
+    return snap
+
+
+@pytest.mark.parametrize("method, k", [("cd", 1), ("pcd", 1), ("pcd", 3), ("cd", 2)])
+def test_update_matches_hand_written_reference(make_rbm, method, k):
+    rbm = make_rbm(N_VISIBLE, N_HIDDEN, seed=4)
+    X = _data(40)
+    settings = dict(learning_rate=0.3, momentum=0.5, weight_decay=0.01)
+    trainer = xprbm.Trainer(rbm, method=method, k=k, batch_size=6, n_chains=9, **settings)
+    trainer._initialise(rbm.visible(X))
+    Xb = rbm._backend.asarray(X)
+    rows = np.array([3, 1, 4, 15, 9, 26])
+    for rows_now in (rows, rows[:4]):  # a full batch, then a short one weighted by its size
+        before = _snapshot(trainer)
+        rng = CounterRNG(trainer.rng.key, trainer.rng.step)
+        trainer._update(Xb, rbm._backend.asarray(rows_now) if rbm.backend != "numpy"
+                        else rows_now)
+        expected = _reference_update(before, X[rows_now].astype(np.float64), rng,
+                                     method=method, k=k, lr=0.3, momentum=0.5, decay=0.01)
+        after = _snapshot(trainer)
+        for name in after:
+            np.testing.assert_allclose(after[name], expected[name], atol=2e-5, err_msg=name)
+        assert trainer.rng.step == rng.step
+
+
+def test_visible_bias_initialised_from_data_log_odds(make_rbm):
+    X = _data(500, seed=2)
+    X[:, 0] = 0.0  # an always-off unit gets the clipped log-odds, not -inf
+    rbm = make_rbm(N_VISIBLE, N_HIDDEN, seed=0)
+    xprbm.Trainer(rbm)._initialise(rbm.visible(X))
+    p = np.clip(X.mean(0), 1e-3, 1 - 1e-3)
+    np.testing.assert_allclose(to_numpy(rbm, rbm.visible_bias), np.log(p / (1 - p)), rtol=1e-5)
+    zeros = make_rbm(N_VISIBLE, N_HIDDEN, seed=0)
+    xprbm.Trainer(zeros, init_visible_bias="zeros")._initialise(zeros.visible(X))
+    assert not np.any(to_numpy(zeros, zeros.visible_bias))
+
+
+def test_same_seed_same_parameters_after_training(make_rbm):
+    X = _data(300)
+    models = [make_rbm(N_VISIBLE, N_HIDDEN, seed=8) for _ in range(3)]
+    for rbm in models[:2]:
+        rbm.fit(X, epochs=3, batch_size=32, learning_rate=0.1, progress=False)
+    models[2].fit(X, epochs=3, batch_size=32, learning_rate=0.1, progress=False, seed=9)
+    a, b, c = (to_numpy(m, m.weights) for m in models)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_fast_and_generic_paths_agree_on_numpy():
+    X = _data(300)
+    models = [xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=1, kernels=kern)
+              for kern in ("numba", "generic")]
+    for rbm in models:
+        rbm.fit(X, epochs=2, batch_size=50, learning_rate=0.1, k=2, progress=False)
+    np.testing.assert_allclose(models[0].weights, models[1].weights, atol=1e-5)
+
+
+def test_numba_samples_identical_for_one_and_two_threads():
+    rows = numba_cpu.PARALLEL_MIN_ELEMENTS // 100 + 7  # large enough for the parallel kernel
+    field = np.random.default_rng(0).standard_normal((rows, 100)).astype(np.float32)
+    bias = np.linspace(-1, 1, 100).astype(np.float32)
+    results = []
+    previous = numba.get_num_threads()
+    try:
+        for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(threads)
+            out = field.copy()
+            numba_cpu.bernoulli_(out, bias, np.uint64(1234))
+            results.append(out)
+    finally:
+        numba.set_num_threads(previous)
+    np.testing.assert_array_equal(results[0], results[1])
+    reference = generic.bernoulli(get_backend("numpy"), field, bias, 1234)
+    assert np.mean(results[0] != reference) < 1e-5  # exp may differ by an ulp
+
+
+def test_history_columns_and_validation_fraction(make_rbm):
+    X = _data(400)
+    rbm = make_rbm(N_VISIBLE, N_HIDDEN, seed=0)
+    history = rbm.fit(X, epochs=3, batch_size=50, validation=0.25, progress=False)
+    assert len(history) == 3 and history.epoch == [1, 2, 3]
+    data = history.as_dict()
+    assert set(data) == {"epoch", "train_pll", "valid_pll", "recon_error", "free_energy_gap",
+                         "seconds"}
+    for column in ("train_pll", "valid_pll", "recon_error", "free_energy_gap"):
+        assert all(math.isfinite(x) for x in data[column]), column
+    assert all(x < 0 for x in data["train_pll"])
+    no_valid = make_rbm(N_VISIBLE, N_HIDDEN, seed=0).fit(X, epochs=1, progress=False)
+    assert math.isnan(no_valid.valid_pll[0]) and math.isnan(no_valid.free_energy_gap[0])
+
+
+def test_training_learns_a_simple_distribution(make_rbm):
+    """Two prototypes plus 5% noise: PLL per unit must improve clearly over the start."""
+    g = np.random.default_rng(1)
+    protos = np.array([[1, 1, 1, 0, 0, 0, 1], [0, 0, 0, 1, 1, 1, 0]], dtype=np.float32)
+    X = protos[g.integers(0, 2, 600)]
+    X = np.abs(X - (g.random(X.shape) < 0.05)).astype(np.float32)
+    rbm = make_rbm(N_VISIBLE, N_HIDDEN, seed=0)
+    before = float(np.mean(to_numpy(rbm, xprbm.pseudo_log_likelihood(rbm, X, exact=True))))
+    rbm.fit(X, epochs=30, batch_size=20, learning_rate=0.1, progress=False)
+    after = float(np.mean(to_numpy(rbm, xprbm.pseudo_log_likelihood(rbm, X, exact=True))))
+    # the data-noise entropy bounds the best PLL near 7 * H(0.05) = 1.39 nats
+    assert after > before + 1.5 and after > -2.6, (before, after)
+
+
+def test_partial_fit_continues_the_same_state(make_rbm):
+    X = _data(200)
+    rbm = make_rbm(N_VISIBLE, N_HIDDEN, seed=0)
+    rbm.partial_fit(X[:100], batch_size=50)
+    trainer = rbm.trainer
+    rbm.partial_fit(X[100:])
+    assert rbm.trainer is trainer and trainer.n_updates == 4 and trainer.epoch == 2
+
+
+def test_callback_sees_every_epoch(make_rbm):
+    seen = []
+    make_rbm(N_VISIBLE, N_HIDDEN, seed=0).fit(_data(100), epochs=3, progress=False,
+                                               callback=lambda t: seen.append(t.epoch))
+    assert seen == [1, 2, 3]
