@@ -27,7 +27,7 @@ def binarize(X: Any, threshold: float = 0.5) -> np.ndarray:
     X = np.asarray(X)
     if X.dtype.kind not in "biuf":
         raise TypeError(f"binarize needs numeric data; got dtype {X.dtype}")
-    if np.isnan(X).any() if X.dtype.kind == "f" else False:
+    if X.dtype.kind == "f" and np.isnan(X).any():
         raise ValueError("binarize: X contains NaN; remove or impute it first")
     return (X > threshold).astype(np.float32)
 

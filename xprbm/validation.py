@@ -73,7 +73,24 @@ def as_model_array(
             f"{name} has {x.shape[1]} columns but the model has {width} {layer} units"
         )
     arr = backend.asarray(x, dtype=dtype)
-    xp = backend.xp
+    if not _quick_check_passes(backend, arr, binary):
+        _raise_for_values(backend.xp, arr, binary, name)
+    return arr
+
+
+def _quick_check_passes(backend: Backend, arr: Any, binary: bool) -> bool:
+    """One fused pass on NumPy (Numba); False means 'look closer', not necessarily bad."""
+    from .kernels import numba_available
+
+    if backend.name != "numpy" or not numba_available():
+        return False
+    from .kernels.numba_cpu import count_invalid
+
+    return count_invalid(arr, binary) == 0
+
+
+def _raise_for_values(xp: Any, arr: Any, binary: bool, name: str) -> None:
+    """Raise the precise error for NaN/inf or out-of-range values; return if all is well."""
     if not bool(xp.all(xp.isfinite(arr))):
         raise ValueError(f"{name} contains NaN or infinite values; remove or impute them first")
     if binary:
@@ -89,7 +106,6 @@ def as_model_array(
             "binarise first, e.g. X = (X / X.max() > 0.5), or use "
             "xprbm.datasets.binarize(X, threshold=0.5)"
         )
-    return arr
 
 
 def check_positive_int(value: Any, name: str) -> int:

@@ -168,3 +168,30 @@ def momentum_step(param, velocity, grad, learning_rate, momentum, decay):
         vi = m * v[i] + lr * (g[i] - d * p[i])
         v[i] = vi
         p[i] += vi
+
+
+
+def _count_invalid_rows(x, binary):
+    n_invalid = 0
+    for i in numba.prange(x.shape[0]):
+        row = x[i]
+        bad = 0
+        for j in range(row.shape[0]):
+            value = row[j]
+            if binary:  # v * (1 - v) is 0 for 0 and 1 only; NaN and inf give non-zero
+                bad += value * (1 - value) != 0
+            else:  # comparisons with NaN are False
+                bad += not (value >= 0 and value <= 1)
+        n_invalid += bad
+    return n_invalid
+
+
+_count_invalid = _jit_parallel(_count_invalid_rows)
+
+
+def count_invalid(x: np.ndarray, binary: bool) -> int:
+    """Number of entries of the 2-D array ``x`` that are not 0/1 (``binary``) or in [0, 1].
+
+    NaN and infinities count as invalid. One vectorised pass, parallel over rows.
+    """
+    return int(_count_invalid(x, binary))
