@@ -7,8 +7,9 @@ rate ``lr`` and weight decay ``d`` (weights only)::
     velocity = m * velocity + lr * (gradient - d * parameter);  parameter += velocity
 
 Two implementations share these semantics and the same random draws: a portable generic step
-(array API, any backend) and a NumPy step that reuses preallocated buffers, stacks the positive
-and negative phases into single matrix products and fuses the elementwise work in Numba.
+(array API, any backend) and a fast step (NumPy + Numba, or CuPy) that reuses preallocated
+buffers, stacks the positive and negative phases into single matrix products and fuses the
+elementwise work into kernels.
 """
 
 from __future__ import annotations
@@ -336,14 +337,10 @@ class Trainer:
 
 
 def _make_step(trainer: Trainer) -> Callable[[Any, Any], None]:
-    method = trainer.rbm.kernel_method
-    if method == "numba":
-        return NumpyStep(trainer)
-    if method == "cupy":
-        from .kernels.cupy_gpu import CupyStep
-
-        return CupyStep(trainer)
-    return lambda X, rows: generic_step(trainer, X, rows)
+    fused = kernels.fast_module(trainer.rbm.kernel_method)
+    if fused is None:
+        return lambda X, rows: generic_step(trainer, X, rows)
+    return StackedStep(trainer, fused)
 
 
 def generic_step(trainer: Trainer, X: Any, rows: Any) -> None:
@@ -396,8 +393,9 @@ def generic_step(trainer: Trainer, X: Any, rows: Any) -> None:
         setattr(rbm, name, param + velocity)
 
 
-class NumpyStep:
-    """The NumPy + Numba update: preallocated buffers, stacked products, fused kernels.
+class StackedStep:
+    """The fast update (NumPy + Numba, or CuPy): preallocated buffers, stacked products, fused
+    elementwise kernels.
 
     Same algorithm and random draws as :func:`generic_step`. Buffers hold ``[chains; batch]``
     stacked by rows so that one product gives the weight gradient of both phases::
@@ -407,33 +405,48 @@ class NumpyStep:
 
     For PCD the chains live in the first rows of ``vis`` (``trainer.chains`` is a view) and
     ``trainer.hidden_chains`` is this object's hidden-state buffer.
+
+    Parameters
+    ----------
+    trainer : Trainer
+    fused : module
+        Kernels with the in-place signatures of :mod:`xprbm.kernels.numba_cpu`
+        (``bernoulli_``, ``scaled_sigmoid_``, ``momentum_step``).
     """
 
-    def __init__(self, trainer: Trainer) -> None:
-        from .kernels import numba_cpu
-
-        self.kernels = numba_cpu
+    def __init__(self, trainer: Trainer, fused: Any) -> None:
+        self.fused = fused
         self.trainer = trainer
         rbm, cfg = trainer.rbm, trainer.config
-        dtype = rbm._dtype
+        xp, dtype = rbm.xp, rbm._dtype
         batch = cfg.batch_size
         self.n_chains = cfg.chains if cfg.method == "pcd" else batch
         rows = self.n_chains + batch
-        self.vis = np.empty((rows, rbm.n_visible), dtype=dtype)
-        self.hid = np.empty((rows, rbm.n_hidden), dtype=dtype)
-        self.hid_chain = np.empty((self.n_chains, rbm.n_hidden), dtype=dtype)
-        self.no_samples = np.empty((0, rbm.n_hidden), dtype=dtype)
-        self.row_scale = np.empty(rows, dtype=dtype)
-        self.grads = {name: np.empty_like(value) for name, value in rbm.parameters().items()}
+        self.vis = xp.empty((rows, rbm.n_visible), dtype=dtype)
+        self.hid = xp.empty((rows, rbm.n_hidden), dtype=dtype)
+        self.hid_chain = xp.empty((self.n_chains, rbm.n_hidden), dtype=dtype)
+        self.no_samples = xp.empty((0, rbm.n_hidden), dtype=dtype)
+        self.grads = {name: xp.empty_like(value) for name, value in rbm.parameters().items()}
+        self._row_scales: dict[int, Any] = {}
         if cfg.method == "pcd":
             self.vis[: self.n_chains] = trainer.chains
             self.hid_chain[...] = trainer.hidden_chains
             trainer.chains = self.vis[: self.n_chains]
             trainer.hidden_chains = self.hid_chain
 
-    def __call__(self, X: np.ndarray, rows: np.ndarray) -> None:
-        trainer, nb = self.trainer, self.kernels
+    def _row_scale(self, n_chains: int, n_batch: int) -> Any:
+        """``[-1/C] * C + [1/b] * b`` on the device (cached per batch size)."""
+        if n_batch not in self._row_scales:
+            scale = np.concatenate([np.full(n_chains, -1.0 / n_chains),
+                                    np.full(n_batch, 1.0 / n_batch)])
+            self._row_scales[n_batch] = self.trainer.rbm._backend.asarray(
+                scale, dtype=self.trainer.rbm._dtype)
+        return self._row_scales[n_batch]
+
+    def __call__(self, X: Any, rows: Any) -> None:
+        trainer, fused = self.trainer, self.fused
         rbm, cfg, rng = trainer.rbm, trainer.config, trainer.rng
+        xp = rbm.xp
         W, b, c = rbm.weights, rbm.visible_bias, rbm.hidden_bias
         n_batch = rows.shape[0]
         pcd = cfg.method == "pcd"
@@ -441,32 +454,30 @@ class NumpyStep:
         n_rows = n_chains + n_batch
         vis, hid = self.vis[:n_rows], self.hid[:n_rows]
         chain, hid_chain = vis[:n_chains], self.hid_chain[:n_chains]
-        scale = self.row_scale[:n_rows]
-        scale[:n_chains] = -1.0 / n_chains
-        scale[n_chains:] = 1.0 / n_batch
-        np.take(X, rows, axis=0, out=vis[n_chains:])
+        scale = self._row_scale(n_chains, n_batch)
+        xp.take(X, rows, axis=0, out=vis[n_chains:])
         if not pcd:  # positive phase first; its field also starts the chain
-            np.matmul(vis[n_chains:], W, out=hid[n_chains:])
-            nb.scaled_sigmoid_(hid[n_chains:], c, scale[n_chains:],
-                               np.uint64(rng.next_base()), hid_chain)
+            xp.matmul(vis[n_chains:], W, out=hid[n_chains:])
+            fused.scaled_sigmoid_(hid[n_chains:], c, scale[n_chains:],
+                                  np.uint64(rng.next_base()), hid_chain)
         for step in range(cfg.k):
-            np.matmul(hid_chain, W.T, out=chain)
-            nb.bernoulli_(chain, b, np.uint64(rng.next_base()))
+            xp.matmul(hid_chain, W.T, out=chain)
+            fused.bernoulli_(chain, b, np.uint64(rng.next_base()))
             if step < cfg.k - 1:
-                np.matmul(chain, W, out=hid_chain)
-                nb.bernoulli_(hid_chain, c, np.uint64(rng.next_base()))
+                xp.matmul(chain, W, out=hid_chain)
+                fused.bernoulli_(hid_chain, c, np.uint64(rng.next_base()))
         if pcd:  # both phases in one product; the chain rows also draw the next hidden states
-            np.matmul(vis, W, out=hid)
-            nb.scaled_sigmoid_(hid, c, scale, np.uint64(rng.next_base()), hid_chain)
+            xp.matmul(vis, W, out=hid)
+            fused.scaled_sigmoid_(hid, c, scale, np.uint64(rng.next_base()), hid_chain)
         else:
-            np.matmul(chain, W, out=hid[:n_chains])
-            nb.scaled_sigmoid_(hid[:n_chains], c, scale[:n_chains], np.uint64(0),
-                               self.no_samples)
+            xp.matmul(chain, W, out=hid[:n_chains])
+            fused.scaled_sigmoid_(hid[:n_chains], c, scale[:n_chains], np.uint64(0),
+                                  self.no_samples)
         grads = self.grads
-        np.matmul(vis.T, hid, out=grads["weights"])
-        np.matmul(scale, vis, out=grads["visible_bias"])
-        np.sum(hid, axis=0, out=grads["hidden_bias"])
+        xp.matmul(vis.T, hid, out=grads["weights"])
+        xp.matmul(scale, vis, out=grads["visible_bias"])
+        xp.sum(hid, axis=0, out=grads["hidden_bias"])
         for name, param in rbm.parameters().items():
             decay = cfg.weight_decay if name == "weights" else 0.0
-            nb.momentum_step(param, trainer.velocity[name], grads[name], cfg.learning_rate,
-                             cfg.momentum, decay)
+            fused.momentum_step(param, trainer.velocity[name], grads[name], cfg.learning_rate,
+                                cfg.momentum, decay)
