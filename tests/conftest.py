@@ -19,9 +19,10 @@ BACKENDS = {
 }
 
 
-def _cupy_available() -> bool:
+@functools.cache
+def _available(name: str) -> bool:
     try:
-        xprbm.get_backend("cupy")
+        xprbm.get_backend(name)
     except BackendUnavailableError:
         return False
     return True
@@ -30,8 +31,9 @@ def _cupy_available() -> bool:
 @pytest.fixture(params=list(BACKENDS))
 def backend(request):
     """Name of a backend configuration (see ``BACKENDS``)."""
-    if request.param == "cupy" and not _cupy_available():
-        pytest.skip("CuPy or a CUDA device is not available")
+    name = BACKENDS[request.param][0]
+    if not _available(name):
+        pytest.skip(f"backend {name!r} is not available here (CuPy needs a CUDA device)")
     return request.param
 
 

@@ -1,0 +1,109 @@
+"""PCD-k training epochs, float32, grouped by shape and k, every contender timed in one run.
+
+Shapes: (batch 100, 784x256) and (batch 1000, 784x1024); k = 1 and 10. Contenders: xprbm on
+NumPy with Numba kernels and with the generic kernels, xprbm on CuPy (GPU present), the bare
+matrix products of the same updates (NumPy; CuPy on a GPU), scikit-learn's BernoulliRBM (PCD-1
+only), the ``rbms`` package and a PyTorch re-implementation of the tutorial's PCD code (CPU and
+CUDA when present). Time with::
+
+    python -m pytest bench/bench_pcd.py --benchmark-enable --benchmark-json=bench.json
+    python bench/report.py bench.json
+
+Without ``--benchmark-enable`` (as in CI) each case runs once on 2,000 rows: a smoke test.
+"""
+
+from __future__ import annotations
+
+import pytest
+from common import SHAPES, GemmFloor, epoch_rows, mnist_like
+from peers import RbmsEpoch, SklearnEpoch
+
+import xprbm
+from xprbm.backend import BackendUnavailableError
+
+KS = (1, 10)
+CASES = [(shape, k) for shape in SHAPES for k in KS]
+IDS = [f"pcd{k}-{shape}" for shape, k in CASES]
+
+
+@pytest.fixture(scope="module")
+def rows(request):
+    return mnist_like(epoch_rows(request.config))
+
+
+def _cupy():
+    try:
+        return xprbm.get_backend("cupy").xp
+    except BackendUnavailableError:
+        pytest.skip("no CUDA device (CuPy)")
+
+
+def _torch_device(device):
+    torch = pytest.importorskip("torch")
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA device (PyTorch)")
+    return device
+
+
+def _time(benchmark, case, fn):
+    shape, k = case
+    benchmark.group = f"pcd{k}-{shape}"
+    benchmark.pedantic(fn, rounds=3, iterations=1, warmup_rounds=0)
+
+
+def _xprbm_epoch(rows, case, backend, kernels):
+    shape, k = case
+    batch, n_visible, n_hidden = SHAPES[shape]
+    rbm = xprbm.RBM(n_visible, n_hidden, backend=backend, kernels=kernels, seed=0)
+    X = rbm.visible(rows, binary=True)  # data on the device beforehand, as a user would
+    rbm.fit(X[:batch], epochs=1, batch_size=batch, k=k, progress=False)  # compile + init
+    trainer = rbm.trainer
+    return lambda: trainer.run(X, epochs=1, progress=False)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("kernels", ["numba", "generic"])
+def bench_xprbm_numpy(benchmark, rows, case, kernels):
+    _time(benchmark, case, _xprbm_epoch(rows, case, "numpy", kernels))
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def bench_xprbm_cupy(benchmark, rows, case):
+    _cupy()
+    _time(benchmark, case, _xprbm_epoch(rows, case, "cupy", "auto"))
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def bench_gemm_floor_numpy(benchmark, rows, case):
+    batch, _, n_hidden = SHAPES[case[0]]
+    _time(benchmark, case, GemmFloor(rows, n_hidden, batch, k=case[1]).epoch)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def bench_gemm_floor_cupy(benchmark, rows, case):
+    cp = _cupy()
+    batch, _, n_hidden = SHAPES[case[0]]
+    floor = GemmFloor(cp.asarray(rows), n_hidden, batch, k=case[1], xp=cp)
+
+    def epoch():
+        floor.epoch()
+        cp.cuda.get_current_stream().synchronize()
+
+    _time(benchmark, case, epoch)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[1] == 1],
+                         ids=[i for i, c in zip(IDS, CASES) if c[1] == 1])
+def bench_sklearn(benchmark, rows, case):
+    pytest.importorskip("sklearn")
+    batch, _, n_hidden = SHAPES[case[0]]
+    _time(benchmark, case, SklearnEpoch(rows, n_hidden, batch).epoch)
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def bench_rbms(benchmark, rows, case, device):
+    pytest.importorskip("rbms")
+    batch, _, n_hidden = SHAPES[case[0]]
+    _time(benchmark, case, RbmsEpoch(rows, n_hidden, batch, case[1],
+                                     _torch_device(device)).epoch)

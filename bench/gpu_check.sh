@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# One prepared check for a GPU machine that already has CuPy, PyTorch, Numba, pytest and
+# pytest-benchmark, and no internet. Installs nothing; finishes in about 6 minutes.
+#
+#   bash bench/gpu_check.sh OUTDIR
+#
+# Writes to OUTDIR: env.txt (GPU, versions), tests-cupy.txt (the test suite on the cupy
+# backend), bench-gpu.json / bench-gpu.md (GPU benchmarks with the CPU xprbm and floor rows of
+# the same shapes for reference) and summary.txt (exit codes and wall times).
+set -uo pipefail
+out=${1:?usage: bash bench/gpu_check.sh OUTDIR}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+py=${PYTHON:-python3}
+
+step() {  # step NAME SECONDS COMMAND... : run with a time limit, log rc and wall time
+  local name=$1 limit=$2; shift 2
+  local start=$SECONDS
+  timeout "$limit" "$@" > "$out/$name.txt" 2>&1
+  local rc=$?
+  echo "$name: rc=$rc, $((SECONDS - start)) s" | tee -a "$out/summary.txt"
+}
+
+: > "$out/summary.txt"
+step env 60 bash -c "nvidia-smi; $py -c 'import cupy, numpy, numba, torch; \
+print(\"cupy\", cupy.__version__, \"numpy\", numpy.__version__, \"numba\", numba.__version__, \
+\"torch\", torch.__version__); print(cupy.cuda.runtime.getDeviceProperties(0)[\"name\"])'"
+step tests-cupy 150 "$py" -m pytest tests -q -k cupy -p no:cacheprovider
+# GPU rows of every shape, plus CPU xprbm/floor rows of the small shape for a same-run ratio
+step bench-gpu 300 "$py" -m pytest bench/bench_pcd.py -q -p no:cacheprovider \
+  --benchmark-enable --benchmark-json="$out/bench-gpu.json" \
+  -k "cupy or cuda or (pcd1-b100 and (numba or floor_numpy))"
+if [ -s "$out/bench-gpu.json" ]; then
+  "$py" bench/report.py "$out/bench-gpu.json" > "$out/bench-gpu.md" 2>&1
+  cat "$out/bench-gpu.md"
+fi
+cat "$out/summary.txt"
