@@ -23,7 +23,11 @@ from xprbm.backend import BackendUnavailableError
 
 KS = (1, 10)
 CASES = [(shape, k) for shape in SHAPES for k in KS]
-IDS = [f"pcd{k}-{shape}" for shape, k in CASES]
+
+
+def case_id(case: tuple[str, int]) -> str:
+    shape, k = case
+    return f"pcd{k}-{shape}"
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +50,7 @@ def _torch_device(device):
 
 
 def _time(benchmark, case, fn):
-    shape, k = case
-    benchmark.group = f"pcd{k}-{shape}"
+    benchmark.group = case_id(case)
     benchmark.pedantic(fn, rounds=3, iterations=1, warmup_rounds=0)
 
 
@@ -61,25 +64,25 @@ def _xprbm_epoch(rows, case, backend, kernels):
     return lambda: trainer.run(X, epochs=1, progress=False)
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", CASES, ids=case_id)
 @pytest.mark.parametrize("kernels", ["numba", "generic"])
 def bench_xprbm_numpy(benchmark, rows, case, kernels):
     _time(benchmark, case, _xprbm_epoch(rows, case, "numpy", kernels))
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", CASES, ids=case_id)
 def bench_xprbm_cupy(benchmark, rows, case):
     _cupy()
     _time(benchmark, case, _xprbm_epoch(rows, case, "cupy", "auto"))
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", CASES, ids=case_id)
 def bench_gemm_floor_numpy(benchmark, rows, case):
     batch, _, n_hidden = SHAPES[case[0]]
     _time(benchmark, case, GemmFloor(rows, n_hidden, batch, k=case[1]).epoch)
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", CASES, ids=case_id)
 def bench_gemm_floor_cupy(benchmark, rows, case):
     cp = _cupy()
     batch, _, n_hidden = SHAPES[case[0]]
@@ -92,8 +95,7 @@ def bench_gemm_floor_cupy(benchmark, rows, case):
     _time(benchmark, case, epoch)
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c[1] == 1],
-                         ids=[i for i, c in zip(IDS, CASES) if c[1] == 1])
+@pytest.mark.parametrize("case", [c for c in CASES if c[1] == 1], ids=case_id)
 def bench_sklearn(benchmark, rows, case):
     pytest.importorskip("sklearn")
     batch, _, n_hidden = SHAPES[case[0]]
@@ -101,7 +103,7 @@ def bench_sklearn(benchmark, rows, case):
 
 
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", CASES, ids=case_id)
 def bench_rbms(benchmark, rows, case, device):
     pytest.importorskip("rbms")
     batch, _, n_hidden = SHAPES[case[0]]

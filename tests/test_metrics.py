@@ -46,7 +46,7 @@ def test_stochastic_pll_rank_one_flip_equals_direct_free_energies(model):
     W, b, c = params(model, to_numpy)
     v = all_states(7)[[3, 44, 101]]
     est = to_numpy(model, xprbm.pseudo_log_likelihood(model, v, seed=1))
-    for row, value in zip(v, est):
+    for row, value in zip(v, est, strict=True):
         flipped = np.tile(row, (7, 1))
         flipped[np.arange(7), np.arange(7)] = 1 - row
         delta = free_energy(W, b, c, flipped) - free_energy(W, b, c, row[None])

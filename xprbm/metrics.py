@@ -48,10 +48,14 @@ def pseudo_log_likelihood(rbm: RBM, v: Any, exact: bool = False,
     field = v @ rbm.weights + rbm.hidden_bias
     if exact:
         return _exact_pll(rbm, v, field)
+    return _one_flip_pll(rbm, v, field, _rng(rbm, seed))
+
+
+def _one_flip_pll(rbm: RBM, v: Any, field: Any, rng: CounterRNG) -> Any:
+    """One-flip PLL estimate from ``field = v @ W + c``; see :func:`pseudo_log_likelihood`."""
     xp = rbm.xp
     n, n_visible = v.shape
-    u = kernels.uniform(rbm._backend, (n, 1), _rng(rbm, seed).next_base(), rbm._dtype,
-                        rbm.kernel_method)
+    u = kernels.uniform(rbm._backend, (n, 1), rng.next_base(), rbm._dtype, rbm.kernel_method)
     flip = xp.astype(xp.floor(u[:, 0] * n_visible), xp.int64)
     flip = xp.clip(flip, 0, n_visible - 1)
     v_flip = xp.take_along_axis(v, flip[:, None], axis=1)[:, 0]  # value of the flipped unit
@@ -140,3 +144,31 @@ def free_energy_gap(rbm: RBM, train: Any, valid: Any) -> float:
     """
     xp = rbm.xp
     return float(xp.mean(rbm.free_energy(valid)) - xp.mean(rbm.free_energy(train)))
+
+
+def monitor(rbm: RBM, v: Any, rng: CounterRNG) -> dict[str, float]:
+    """The per-epoch training metrics of ``v`` from one hidden field (two matrix products).
+
+    Parameters
+    ----------
+    rbm : RBM
+    v : array of the model's backend, shape (n, n_visible), binary (already checked)
+    rng : CounterRNG
+        Stream for the flipped units of the pseudo-likelihood.
+
+    Returns
+    -------
+    dict
+        ``pll`` (mean one-flip pseudo-log-likelihood per visible unit), ``recon_error`` (mean
+        squared mean-field reconstruction error) and ``free_energy`` (mean free energy).
+    """
+    xp = rbm.xp
+    field = v @ rbm.weights + rbm.hidden_bias
+    pll = _one_flip_pll(rbm, v, field, rng)
+    recon = generic.sigmoid(xp, generic.sigmoid(xp, field) @ rbm.weights.T + rbm.visible_bias)
+    free = -(v @ rbm.visible_bias) - xp.sum(generic.softplus(xp, field), axis=1)
+    return {
+        "pll": float(xp.mean(pll)) / rbm.n_visible,
+        "recon_error": float(xp.mean((v - recon) ** 2)),
+        "free_energy": float(xp.mean(free)),
+    }

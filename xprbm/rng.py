@@ -1,7 +1,8 @@
 """Counter-based random numbers shared by every backend and kernel.
 
 A draw is a pure function of ``(key, step, element)``: the ``step``-th call of a stream
-fills an array whose element ``i`` (row-major) is ``splitmix64(base(key, step) + (i + 1) * GOLDEN)``.
+fills an array whose element ``i`` (row-major) is
+``splitmix64(base(key, step) + (i + 1) * GOLDEN)``.
 Because no element depends on another, the generic array-API path, the parallel Numba kernel
 and the CuPy kernel produce the same uniforms for the same seed, whatever the thread count.
 The whole state of a stream is two integers, so checkpoints resume bit-exactly.

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import kernels
 from .kernels import generic
-from .metrics import free_energy_gap, pseudo_log_likelihood, reconstruction_error
+from .metrics import monitor
 from .progress import progress_bar
 from .rng import CounterRNG, mix64
 from .validation import check_positive_int, check_range
@@ -304,9 +304,13 @@ class Trainer:
         return X, self.rbm.visible(validation, name="validation", binary=True)
 
     def _monitor_rows(self, X: Any) -> Any:
+        """A fixed random subset (same rows every epoch) small next to an epoch's work."""
         n = X.shape[0]
         m = min(n, self.config.monitor_size, max(64, math.ceil(MONITOR_FRACTION * n)))
-        return X if m == n else X[:m, :]
+        if m == n:
+            return X
+        rows = np.sort(self._derived_generator(0x3017).choice(n, m, replace=False))
+        return self.rbm.xp.take(X, self.rbm._backend.asarray(rows), axis=0)
 
     def _epoch_order(self, n: int) -> Any:
         if self.config.shuffle:
@@ -319,20 +323,13 @@ class Trainer:
 
     def _metrics(self, train: Any, valid: Any) -> dict[str, float]:
         rbm = self.rbm
-        xp = rbm.xp
-        n_visible = rbm.n_visible
-        row = {
-            "train_pll": float(xp.mean(pseudo_log_likelihood(rbm, train, seed=self.monitor_rng)))
-            / n_visible,
-            "recon_error": reconstruction_error(rbm, train),
-            "valid_pll": math.nan,
-            "free_energy_gap": math.nan,
-        }
+        on_train = monitor(rbm, train, self.monitor_rng)
+        row = {"train_pll": on_train["pll"], "recon_error": on_train["recon_error"],
+               "valid_pll": math.nan, "free_energy_gap": math.nan}
         if valid is not None:
-            row["valid_pll"] = float(
-                xp.mean(pseudo_log_likelihood(rbm, valid, seed=self.monitor_rng))) / n_visible
-            m = min(train.shape[0], valid.shape[0])
-            row["free_energy_gap"] = free_energy_gap(rbm, train[:m, :], valid[:m, :])
+            on_valid = monitor(rbm, valid, self.monitor_rng)
+            row["valid_pll"] = on_valid["pll"]
+            row["free_energy_gap"] = on_valid["free_energy"] - on_train["free_energy"]
         return row
 
 
