@@ -52,15 +52,13 @@ def as_model_array(
         )
     if owner == "numpy":
         x = np.asarray(x)
-        if x.dtype.kind not in "biuf":
-            raise TypeError(
-                f"{name} must hold numbers (bool, int or float); got dtype {x.dtype}. "
-                "Convert it with np.asarray(X, dtype=np.float32) after checking its contents"
-            )
-    else:
-        xp = backend.xp
-        if not xp.isdtype(x.dtype, ("bool", "integral", "real floating")):
-            raise TypeError(f"{name} must hold real numbers; got dtype {x.dtype}")
+    numeric = (x.dtype.kind in "biuf" if owner != "array_api_strict"
+               else backend.xp.isdtype(x.dtype, ("bool", "integral", "real floating")))
+    if not numeric:
+        raise TypeError(
+            f"{name} must hold numbers (bool, int or float); got dtype {x.dtype}. "
+            "Convert it with np.asarray(X, dtype=np.float32) after checking its contents"
+        )
     if x.ndim != 2:
         hint = " (for one sample use x.reshape(1, -1))" if x.ndim == 1 else ""
         raise ValueError(
