@@ -32,11 +32,15 @@ def uniform(backend: Backend, shape: tuple[int, ...], base: int, dtype: Any) -> 
     xp = backend.xp
     n = math.prod(shape)
     kwargs = {} if backend.device is None else {"device": backend.device}
-    z = xp.arange(1, n + 1, dtype=xp.uint64, **kwargs) * GOLDEN + base
-    z = (z ^ (z >> 30)) * MIX1
-    z = (z ^ (z >> 27)) * MIX2
-    z = z ^ (z >> 31)
-    u = xp.astype(z >> 40, dtype) * UNIFORM_SCALE
+
+    def u64(value: int) -> Any:  # 0-d uint64 arrays: no promotion rules involved anywhere
+        return xp.asarray(value, dtype=xp.uint64, **kwargs)
+
+    z = xp.arange(1, n + 1, dtype=xp.uint64, **kwargs) * u64(GOLDEN) + u64(base)
+    z = (z ^ (z >> u64(30))) * u64(MIX1)
+    z = (z ^ (z >> u64(27))) * u64(MIX2)
+    z = z ^ (z >> u64(31))
+    u = xp.astype(z >> u64(40), dtype) * UNIFORM_SCALE
     return xp.reshape(u, shape)
 
 
