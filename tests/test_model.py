@@ -122,3 +122,17 @@ def test_model_backend_and_repr():
     rbm = xprbm.RBM(7, 5, seed=4)
     assert rbm.backend == "numpy"
     assert "n_visible=7" in repr(rbm) and "seed=4" in repr(rbm)
+
+
+def test_to_backend_copies_parameters_and_sampling_stream():
+    rbm = randomise(xprbm.RBM(7, 5, seed=3), scale=0.5)
+    strict = rbm.to_backend("array_api_strict")
+    assert strict.backend == "array_api_strict" and strict.trainer is None
+    np.testing.assert_array_equal(to_numpy(strict, strict.weights), rbm.weights)
+    back = strict.to_backend("numpy")
+    np.testing.assert_array_equal(back.visible_bias, rbm.visible_bias)
+    # same counter-based stream: identical samples from identical states, then independent
+    v = all_states(7)[::11]
+    np.testing.assert_array_equal(to_numpy(strict, strict.sample_hidden(v)),
+                                  rbm.sample_hidden(v))
+    assert rbm.rng.step == strict.rng.step == back.rng.step + 1
