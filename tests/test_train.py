@@ -181,3 +181,16 @@ def test_callback_sees_every_epoch(make_rbm):
     make_rbm(N_VISIBLE, N_HIDDEN, seed=0).fit(_data(100), epochs=3, progress=False,
                                                callback=lambda t: seen.append(t.epoch))
     assert seen == [1, 2, 3]
+
+
+def test_training_data_dtype_does_not_change_the_result(make_rbm):
+    """uint8, bool and float64 rows (gathered without conversion on Numba) train the same."""
+    X = _data(120)
+    results = []
+    for data in (X, X.astype(np.uint8), X.astype(bool), X.astype(np.float64),
+                 np.asfortranarray(X)):
+        rbm = make_rbm(N_VISIBLE, N_HIDDEN, seed=2)
+        rbm.fit(data, epochs=2, batch_size=25, validation=0.2, progress=False)
+        results.append(to_numpy(rbm, rbm.weights))
+    for other in results[1:]:
+        np.testing.assert_array_equal(other, results[0])

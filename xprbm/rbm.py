@@ -122,10 +122,15 @@ class RBM:
         other.trainer = None
         return other
 
-    def visible(self, v: Any, name: str = "v", binary: bool = False) -> Any:
-        """Check a visible batch and return it on the model's backend, shape (n, n_visible)."""
+    def visible(self, v: Any, name: str = "v", binary: bool = False,
+                convert: bool = True) -> Any:
+        """Check a visible batch and return it on the model's backend, shape (n, n_visible).
+
+        ``convert=False`` keeps a NumPy input in its own dtype (see
+        :func:`xprbm.validation.as_model_array`).
+        """
         return as_model_array(self._backend, v, self._dtype, width=self.n_visible,
-                              name=name, layer="visible", binary=binary)
+                              name=name, layer="visible", binary=binary, convert=convert)
 
     def hidden(self, h: Any, name: str = "h", binary: bool = False) -> Any:
         """Check a hidden batch and return it on the model's backend, shape (n, n_hidden)."""

@@ -231,7 +231,8 @@ class Trainer:
         """
         epochs = check_positive_int(epochs, "epochs")
         rbm = self.rbm
-        X = rbm.visible(X, name="X", binary=True)
+        # the Numba step gathers batches from the data in its own dtype (uint8 stays uint8)
+        X = rbm.visible(X, name="X", binary=True, convert=rbm.kernel_method != "numba")
         X, valid = self._split_validation(X, validation)
         if self.velocity is None:
             self._initialise(X)
@@ -269,7 +270,8 @@ class Trainer:
         rbm = self.rbm
         xp = rbm.xp
         if self.config.init_visible_bias == "data":
-            p = xp.clip(xp.mean(X, axis=0), DATA_MEAN_EPS, 1.0 - DATA_MEAN_EPS)
+            mean = xp.sum(X, axis=0, dtype=xp.float64) / X.shape[0]
+            p = xp.clip(mean, DATA_MEAN_EPS, 1.0 - DATA_MEAN_EPS)
             rbm.visible_bias = xp.astype(xp.log(p / (1.0 - p)), rbm._dtype)
         self.velocity = {name: xp.zeros_like(value) for name, value in rbm.parameters().items()}
         if self.config.method == "pcd":
@@ -307,10 +309,11 @@ class Trainer:
         """A fixed random subset (same rows every epoch) small next to an epoch's work."""
         n = X.shape[0]
         m = min(n, self.config.monitor_size, max(64, math.ceil(MONITOR_FRACTION * n)))
-        if m == n:
-            return X
-        rows = np.sort(self._derived_generator(0x3017).choice(n, m, replace=False))
-        return self.rbm.xp.take(X, self.rbm._backend.asarray(rows), axis=0)
+        rbm = self.rbm
+        if m < n:
+            rows = np.sort(self._derived_generator(0x3017).choice(n, m, replace=False))
+            X = rbm.xp.take(X, rbm._backend.asarray(rows), axis=0)
+        return rbm.xp.astype(X, rbm._dtype)
 
     def _epoch_order(self, n: int) -> Any:
         if self.config.shuffle:
@@ -452,7 +455,7 @@ class StackedStep:
         vis, hid = self.vis[:n_rows], self.hid[:n_rows]
         chain, hid_chain = vis[:n_chains], self.hid_chain[:n_chains]
         scale = self._row_scale(n_chains, n_batch)
-        xp.take(X, rows, axis=0, out=vis[n_chains:])
+        fused.gather_rows(X, rows, vis[n_chains:])
         if not pcd:  # positive phase first; its field also starts the chain
             xp.matmul(vis[n_chains:], W, out=hid[n_chains:])
             fused.scaled_sigmoid_(hid[n_chains:], c, scale[n_chains:],

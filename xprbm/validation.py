@@ -18,6 +18,7 @@ def as_model_array(
     name: str = "X",
     layer: str = "visible",
     binary: bool = True,
+    convert: bool = True,
 ) -> Any:
     """Check ``x`` and return it as a 2-D array of ``backend`` with ``dtype``.
 
@@ -36,6 +37,9 @@ def as_model_array(
         Used in error messages.
     binary : bool
         Require values in {0, 1}; otherwise values in [0, 1] (probabilities) are accepted.
+    convert : bool
+        ``False`` (NumPy backend only) returns the checked NumPy array in its own dtype, for
+        kernels that read any dtype (training data stays uint8/bool: 4x less memory).
 
     Raises
     ------
@@ -70,6 +74,10 @@ def as_model_array(
         raise ValueError(
             f"{name} has {x.shape[1]} columns but the model has {width} {layer} units"
         )
+    if not convert and backend.name == "numpy":
+        if not _quick_check_passes(backend, x, binary):
+            _raise_for_values(backend.xp, x.astype(dtype), binary, name)
+        return x
     arr = backend.asarray(x, dtype=dtype)
     if not _quick_check_passes(backend, arr, binary):
         _raise_for_values(backend.xp, arr, binary, name)
@@ -84,6 +92,8 @@ def _quick_check_passes(backend: Backend, arr: Any, binary: bool) -> bool:
         return False
     from .kernels.numba_cpu import count_invalid
 
+    if arr.dtype == np.bool_:
+        return True
     return count_invalid(arr, binary) == 0
 
 

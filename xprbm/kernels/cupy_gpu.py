@@ -82,6 +82,11 @@ def scaled_sigmoid_(x: cp.ndarray, bias: cp.ndarray, row_scale: cp.ndarray, base
                                  np.int64(samples.size), samples, x)
 
 
+def gather_rows(X: cp.ndarray, rows: cp.ndarray, out: cp.ndarray) -> None:
+    """``out[i] = X[rows[i]]`` (``X`` already in ``out``'s dtype on the device)."""
+    cp.take(X, rows, axis=0, out=out)
+
+
 def momentum_step(param: cp.ndarray, velocity: cp.ndarray, grad: cp.ndarray,
                   learning_rate: float, momentum: float, decay: float) -> None:
     """``velocity = momentum * velocity + lr * (grad - decay * param); param += velocity``."""

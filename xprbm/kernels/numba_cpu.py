@@ -171,6 +171,20 @@ def momentum_step(param, velocity, grad, learning_rate, momentum, decay):
 
 
 
+@_jit
+def gather_rows(X, rows, out):
+    """``out[i] = X[rows[i]]`` converted to ``out``'s dtype (X: any numeric dtype, any strides).
+
+    Training data can stay uint8/bool: gathering a quarter of the bytes is what makes random
+    batches cheap next to the matrix products.
+    """
+    for i in range(rows.shape[0]):
+        src = X[rows[i]]
+        dst = out[i]
+        for j in range(src.shape[0]):
+            dst[j] = src[j]
+
+
 def _count_invalid_rows(x, binary):
     n_invalid = 0
     for i in numba.prange(x.shape[0]):
