@@ -239,6 +239,9 @@ def test_ais_result_fields_and_reproducibility():
     np.testing.assert_array_equal(again.log_weights, result.log_weights)
     other = xprbm.ais(rbm, betas=betas, n_chains=17, seed=result.seed + 1, progress=False)
     assert not np.array_equal(other.log_weights, result.log_weights)
+    few_rows = xprbm.ais(rbm, data=np.eye(2, 10), betas=betas, n_chains=7, reverse=True,
+                         progress=False)  # 7 chains cycle through 2 starting rows
+    assert few_rows.log_weights.shape == (7,) and np.all(np.isfinite(few_rows.log_weights))
 
 
 def test_ais_leaves_the_model_and_its_random_stream_alone():

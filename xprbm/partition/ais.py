@@ -57,7 +57,7 @@ _PROGRESS_EVERY = 100
 SMALL_PRODUCT = 1 << 24
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AISResult:
     """Outcome of :func:`ais`; ``float(result)`` is the estimate ``log_z``.
 
