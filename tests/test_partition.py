@@ -50,7 +50,18 @@ def test_exact_log_partition_blocks_and_huge_parameters(make_rbm, monkeypatch):
     expected = log_partition(W, b, c)
     assert abs(expected) > 100
     monkeypatch.setattr(exact_module, "ENUMERATION_BLOCK", 3)  # one state per block
+    monkeypatch.setattr(exact_module, "NUMBA_BLOCK_STATES", 5)  # uneven blocks (Numba path)
     assert xprbm.exact_log_partition(rbm) == pytest.approx(expected, rel=1e-12, abs=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(40, 14), (13, 30)])
+def test_gray_code_kernel_agrees_with_generic_enumeration(shape, monkeypatch):
+    """Many parallel segments, blocks that split segments, either layer enumerated."""
+    fast = randomise(xprbm.RBM(*shape, seed=0, kernels="numba"), scale=0.7, seed=6)
+    slow = randomise(xprbm.RBM(*shape, seed=0, kernels="generic"), scale=0.7, seed=6)
+    monkeypatch.setattr(exact_module, "NUMBA_BLOCK_STATES", 3000)
+    assert xprbm.exact_log_partition(fast) == pytest.approx(
+        xprbm.exact_log_partition(slow), rel=1e-13, abs=1e-9)
 
 
 def test_exact_log_partition_of_a_float64_model():
