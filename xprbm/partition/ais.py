@@ -332,9 +332,10 @@ def blas_threads_for(rbm: RBM, n_rows: int) -> contextlib.AbstractContextManager
     AIS multiplies ``(n_chains, n_visible)`` by ``(n_visible, n_hidden)`` tens of thousands of
     times. For 100 chains at 784×16 a second BLAS thread saves microseconds per product when
     the machine is idle, and costs milliseconds when other processes keep the cores busy
-    (the threads wait on each other at every product): a 784×16 run measured 0.3 s on one
-    thread and 20 s on two on a loaded 2-core machine. Uses ``threadpoolctl`` when it is
-    installed (it comes with scikit-learn); the previous limits are restored on exit.
+    (the threads wait on each other at every product): a 1,000-step 784×16 run measured
+    0.3 s on one thread and 20 s on two on a loaded 2-core machine. Uses ``threadpoolctl``
+    when it is installed (it comes with scikit-learn); the previous limits are restored on
+    exit.
     """
     if rbm.backend != "numpy" or n_rows * rbm.n_visible * rbm.n_hidden > SMALL_PRODUCT:
         return contextlib.nullcontext()
