@@ -11,19 +11,24 @@
 from ._version import __version__
 from .backend import Backend, BackendUnavailableError, get_backend
 from .metrics import free_energy_gap, pseudo_log_likelihood, reconstruction_error
+from .partition import AISResult, ais, exact_log_partition, log_likelihood
 from .rbm import RBM
 from .train import History, TrainConfig, Trainer
 
 __all__ = [
     "RBM",
+    "AISResult",
     "Backend",
     "BackendUnavailableError",
     "History",
     "TrainConfig",
     "Trainer",
     "__version__",
+    "ais",
+    "exact_log_partition",
     "free_energy_gap",
     "get_backend",
+    "log_likelihood",
     "pseudo_log_likelihood",
     "reconstruction_error",
 ]

@@ -1,0 +1,187 @@
+"""Exact ``log Z`` by enumerating the smaller layer, and exact per-sample log-likelihoods."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, SupportsFloat
+
+from ..kernels import generic
+from ..validation import check_positive_int
+
+if TYPE_CHECKING:
+    from ..rbm import RBM
+
+#: default largest layer size that ``exact_log_partition`` enumerates (2**30 states)
+MAX_EXACT_UNITS = 30
+#: states are indexed by int64 counters: more units than this cannot be enumerated at all
+HARD_MAX_UNITS = 62
+#: elements of the (states, units) block held at once during generic enumeration
+ENUMERATION_BLOCK = 1 << 22
+#: states whose log weights the Numba path computes per call (8 bytes each)
+NUMBA_BLOCK_STATES = 1 << 20
+
+
+def float64_params(rbm: RBM) -> tuple[Any, Any, Any]:
+    """``(W, b, c)`` of ``rbm`` as float64 arrays of its backend (copies for float32 models)."""
+    xp = rbm.xp
+    return tuple(xp.astype(p, xp.float64) for p in (rbm.weights, rbm.visible_bias,
+                                                    rbm.hidden_bias))
+
+
+def binary_states(xp: Any, start: int, stop: int, n_units: int, device: Any = None) -> Any:
+    """Rows ``start .. stop-1`` of the table of all ``2**n_units`` binary states.
+
+    Row ``i`` holds the bits of ``i`` (unit 0 = least significant bit), as float64.
+
+    Parameters
+    ----------
+    xp : array namespace
+    start, stop : int
+        ``0 <= start <= stop <= 2**n_units``.
+    n_units : int
+        At most :data:`HARD_MAX_UNITS`.
+    device : object, optional
+        Device of the result (``None`` for the namespace default).
+
+    Returns
+    -------
+    array, shape (stop - start, n_units), float64
+    """
+    kwargs = {} if device is None else {"device": device}
+    index = xp.arange(start, stop, dtype=xp.int64, **kwargs)
+    shifts = xp.arange(n_units, dtype=xp.int64, **kwargs)
+    return xp.astype((index[:, None] >> shifts[None, :]) & 1, xp.float64)
+
+
+def logsumexp_host(xp: Any, x: Any) -> float:
+    """``log Σ exp(x)`` of a 1-D array as a Python float (``-inf`` for all ``-inf``)."""
+    top = float(xp.max(x))
+    if not math.isfinite(top):
+        return top
+    return top + math.log(float(xp.sum(xp.exp(x - top))))
+
+
+def _combine(parts: list[float]) -> float:
+    """Log-sum-exp of a list of floats (the per-block results)."""
+    top = max(parts)
+    if not math.isfinite(top):
+        return top
+    return top + math.log(math.fsum(math.exp(p - top) for p in parts))
+
+
+def exact_log_partition(rbm: RBM, *, max_units: int = MAX_EXACT_UNITS) -> float:
+    """``log Z`` by enumerating every state of the smaller layer, in float64.
+
+    For hidden states ``log Z = logsumexp_h [h·c + Σ_i softplus(b_i + (W h)_i)]``; for visible
+    states it is ``logsumexp_v [-F(v)]``. States are visited in blocks of at most
+    ``ENUMERATION_BLOCK`` elements of the ``(states, larger layer)`` product and combined with a
+    streaming log-sum-exp, so memory stays bounded whatever the layer size. With Numba (the
+    model's ``kernel_method``) a Gray-code kernel updates the field one unit at a time and
+    runs in parallel (:mod:`xprbm.kernels.numba_partition`); other backends use portable
+    array-API code. The cost grows as ``2**n_small · n_large``.
+
+    Parameters
+    ----------
+    rbm : RBM
+        Any backend and dtype; the sums run in float64 on the model's backend.
+    max_units : int
+        Refuse smaller layers above this many units (the cost doubles with every unit).
+
+    Returns
+    -------
+    float
+        The natural log of the partition function.
+
+    Raises
+    ------
+    ValueError
+        When the smaller layer has more than ``max_units`` units (use :func:`xprbm.ais`), or
+        when the parameters contain NaN so that ``log Z`` is undefined.
+    """
+    max_units = check_positive_int(max_units, "max_units")
+    n_small = min(rbm.n_visible, rbm.n_hidden)
+    if n_small > min(max_units, HARD_MAX_UNITS):
+        limit = ("" if n_small > HARD_MAX_UNITS
+                 else " (or raise max_units if you can afford the time)")
+        raise ValueError(
+            f"exact log Z enumerates 2**{n_small} states of the smaller layer "
+            f"({rbm.n_visible}x{rbm.n_hidden} model), above max_units="
+            f"{min(max_units, HARD_MAX_UNITS)}; estimate it with "
+            f"xprbm.ais(rbm, data=X) instead{limit}"
+        )
+    W, b, c = float64_params(rbm)
+    if rbm.n_hidden <= rbm.n_visible:
+        small_bias, big_bias, coupling = c, b, W.T  # states h: (S, H) @ (H, V)
+    else:
+        small_bias, big_bias, coupling = b, c, W  # states v: (S, V) @ (V, H)
+    enumerate_ = _enumerate_numba if rbm.kernel_method == "numba" else _enumerate_generic
+    log_z = _combine(enumerate_(rbm, small_bias, coupling, big_bias))
+    if math.isnan(log_z):
+        raise ValueError("log Z is NaN: the model's parameters contain NaN values")
+    return log_z
+
+
+def _enumerate_generic(rbm: RBM, small_bias: Any, coupling: Any, big_bias: Any) -> list[float]:
+    """Log-sum-exp of the log weights of every state, per block (portable array-API code)."""
+    xp = rbm.xp
+    n_small, n_big = int(coupling.shape[0]), int(coupling.shape[1])
+    total = 1 << n_small
+    rows = max(1, min(total, ENUMERATION_BLOCK // max(1, n_big)))
+    parts = []
+    for start in range(0, total, rows):
+        states = binary_states(xp, start, min(total, start + rows), n_small,
+                               rbm._backend.device)
+        log_weight = states @ small_bias + xp.sum(
+            generic.softplus(xp, states @ coupling + big_bias), axis=1)
+        parts.append(logsumexp_host(xp, log_weight))
+    return parts
+
+
+def _enumerate_numba(rbm: RBM, small_bias: Any, coupling: Any, big_bias: Any) -> list[float]:
+    """As :func:`_enumerate_generic`, with the Gray-code Numba kernel (NumPy arrays)."""
+    import numpy as np
+
+    from ..kernels.numba_partition import gray_log_weights
+
+    coupling = np.ascontiguousarray(coupling)
+    total = 1 << int(coupling.shape[0])
+    out = np.empty(min(total, NUMBA_BLOCK_STATES))
+    parts = []
+    for start in range(0, total, out.shape[0]):
+        block = out[: min(out.shape[0], total - start)]
+        gray_log_weights(start, small_bias, coupling, big_bias, block)
+        parts.append(logsumexp_host(np, block))
+    return parts
+
+
+def log_likelihood(rbm: RBM, v: Any, log_z: SupportsFloat | None = None) -> Any:
+    """Per-sample ``log p(v) = -F(v) - log Z`` in float64.
+
+    Parameters
+    ----------
+    rbm : RBM
+    v : array, shape (n, n_visible), binary
+        NumPy array or array of the model's backend.
+    log_z : float or AISResult, optional
+        A known or estimated ``log Z`` (e.g. the result of :func:`xprbm.ais`, whose
+        ``log_z`` is used); computed exactly when omitted, which raises for models whose
+        smaller layer is too large to enumerate.
+
+    Returns
+    -------
+    array, shape (n,), float64, on the model's backend
+        Natural-log probabilities; ``mean`` of it is the usual "average log-likelihood".
+
+    Raises
+    ------
+    ValueError
+        Bad ``v`` (wrong width, empty, non-binary), or a model too large for exact ``log Z``
+        with ``log_z`` omitted.
+    """
+    v = rbm.visible(v, binary=True)
+    log_z = exact_log_partition(rbm) if log_z is None else float(log_z)
+    xp = rbm.xp
+    W, b, c = float64_params(rbm)
+    v64 = xp.astype(v, xp.float64)
+    free = -(v64 @ b) - xp.sum(generic.softplus(xp, v64 @ W + c), axis=1)
+    return -free - log_z
