@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
 import pytest
 
 import xprbm
@@ -42,20 +41,3 @@ def make_rbm(backend):
     """Factory ``make_rbm(n_visible, n_hidden, **kw)`` on the parametrised backend."""
     name, kernels = BACKENDS[backend]
     return functools.partial(xprbm.RBM, backend=name, kernels=kernels)
-
-
-def to_numpy(rbm: xprbm.RBM, x) -> np.ndarray:
-    """Host copy of a model-backend array (float64 for comparisons)."""
-    return np.asarray(rbm._backend.to_numpy(x), dtype=np.float64)
-
-
-def randomise(rbm: xprbm.RBM, scale: float = 1.0, seed: int = 0) -> xprbm.RBM:
-    """Give ``rbm`` random parameters of the given scale (tiny models need strong couplings)."""
-    g = np.random.default_rng(seed)
-    rbm.weights = rbm._backend.asarray(
-        scale * g.standard_normal((rbm.n_visible, rbm.n_hidden)), dtype=rbm._dtype)
-    rbm.visible_bias = rbm._backend.asarray(scale * g.standard_normal(rbm.n_visible),
-                                            dtype=rbm._dtype)
-    rbm.hidden_bias = rbm._backend.asarray(scale * g.standard_normal(rbm.n_hidden),
-                                           dtype=rbm._dtype)
-    return rbm

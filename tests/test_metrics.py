@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from bruteforce import all_states, exact_pll, free_energy, params
-from conftest import randomise, to_numpy
+from support import randomise, to_numpy
 
 import xprbm
 from xprbm import metrics

@@ -12,7 +12,7 @@ from bruteforce import (
     params,
     visible_distribution,
 )
-from conftest import randomise, to_numpy
+from support import randomise, to_numpy
 
 import xprbm
 

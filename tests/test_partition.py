@@ -16,7 +16,7 @@ import math
 import numpy as np
 import pytest
 from bruteforce import all_states, exact_samples, log_partition, params, visible_distribution
-from conftest import randomise, to_numpy
+from support import randomise, to_numpy
 
 import xprbm
 from xprbm.partition import ais_schedule

@@ -7,7 +7,7 @@ import math
 import numba
 import numpy as np
 import pytest
-from conftest import to_numpy
+from support import to_numpy
 
 import xprbm
 from xprbm.backend import get_backend
