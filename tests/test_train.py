@@ -95,6 +95,7 @@ def test_visible_bias_initialised_from_data_log_odds(make_rbm):
     p = np.clip(X.mean(0), 1e-3, 1 - 1e-3)
     np.testing.assert_allclose(to_numpy(rbm, rbm.visible_bias), np.log(p / (1 - p)), rtol=1e-5)
     zeros = make_rbm(N_VISIBLE, N_HIDDEN, seed=0)
+    zeros.visible_bias = zeros._backend.asarray(np.ones(N_VISIBLE), dtype=zeros._dtype)
     xprbm.Trainer(zeros, init_visible_bias="zeros")._initialise(zeros.visible(X))
     assert not np.any(to_numpy(zeros, zeros.visible_bias))
 

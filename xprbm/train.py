@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import kernels
+from .backend import single_thread_blas_if_small
 from .kernels import generic
 from .metrics import monitor
 from .progress import progress_bar
@@ -63,7 +64,8 @@ class TrainConfig:
     shuffle : bool
         Visit the rows in a fresh seeded order each epoch.
     init_visible_bias : {"data", "zeros"}
-        ``"data"`` sets ``b = log(p / (1 - p))`` of the clipped data means before training.
+        Visible bias set when a run starts: ``"data"`` gives ``b = log(p / (1 - p))`` of the
+        data means clipped to [1e-3, 1 - 1e-3] (Hinton's guide); ``"zeros"`` gives ``b = 0``.
     monitor_size : int
         Upper bound on the rows used for the per-epoch metrics.
     """
@@ -241,8 +243,10 @@ class Trainer:
         n = X.shape[0]
         batch = self.config.batch_size
         n_batches = -(-n // batch)
-        with progress_bar(total=epochs * n_batches, enabled=progress, desc="training",
-                          unit="batch") as bar:
+        products = single_thread_blas_if_small(
+            rbm.backend, (batch + self.config.chains) * rbm.n_visible * rbm.n_hidden)
+        with products, progress_bar(total=epochs * n_batches, enabled=progress,
+                                    desc="training", unit="batch") as bar:
             for _ in range(epochs):
                 order = self._epoch_order(n)
                 start = time.perf_counter()
@@ -273,6 +277,8 @@ class Trainer:
             mean = xp.sum(X, axis=0, dtype=xp.float64) / X.shape[0]
             p = xp.clip(mean, DATA_MEAN_EPS, 1.0 - DATA_MEAN_EPS)
             rbm.visible_bias = xp.astype(xp.log(p / (1.0 - p)), rbm._dtype)
+        else:
+            rbm.visible_bias = xp.zeros_like(rbm.visible_bias)
         self.velocity = {name: xp.zeros_like(value) for name, value in rbm.parameters().items()}
         if self.config.method == "pcd":
             # chains start from the independent-unit model of the visible bias

@@ -200,12 +200,15 @@ def _count_invalid_rows(x, binary):
     return n_invalid
 
 
-_count_invalid = _jit_parallel(_count_invalid_rows)
+_count_invalid_serial = _jit(_count_invalid_rows)
+_count_invalid_parallel = _jit_parallel(_count_invalid_rows)
 
 
 def count_invalid(x: np.ndarray, binary: bool) -> int:
     """Number of entries of the 2-D array ``x`` that are not 0/1 (``binary``) or in [0, 1].
 
-    NaN and infinities count as invalid. One vectorised pass, parallel over rows.
+    NaN and infinities count as invalid. One vectorised pass, parallel over rows for large
+    arrays.
     """
-    return int(_count_invalid(x, binary))
+    large = x.size >= PARALLEL_MIN_ELEMENTS
+    return int((_count_invalid_parallel if large else _count_invalid_serial)(x, binary))

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import kernels
+from ..backend import single_thread_blas_if_small
 from ..kernels import generic
 from ..progress import progress_bar
 from ..rng import CounterRNG, seed_to_key
@@ -53,8 +54,6 @@ N_STDERR = 3.0
 BASES = ("data", None)
 #: progress-bar updates happen every this many annealing steps
 _PROGRESS_EVERY = 100
-#: on NumPy, runs whose products have at most this many multiply-adds hold BLAS at one thread
-SMALL_PRODUCT = 1 << 24
 
 
 @dataclass(frozen=True, eq=False)
@@ -327,23 +326,9 @@ def log_mean_exp_interval(log_w: np.ndarray, n_stderr: float = N_STDERR
 
 
 def blas_threads_for(rbm: RBM, n_rows: int) -> contextlib.AbstractContextManager:
-    """Hold NumPy's BLAS at one thread while small products run (a no-op otherwise).
-
-    AIS multiplies ``(n_chains, n_visible)`` by ``(n_visible, n_hidden)`` tens of thousands of
-    times. For 100 chains at 784×16 a second BLAS thread saves microseconds per product when
-    the machine is idle, and costs milliseconds when other processes keep the cores busy
-    (the threads wait on each other at every product): a 1,000-step 784×16 run measured
-    0.3 s on one thread and 20 s on two on a loaded 2-core machine. Uses ``threadpoolctl``
-    when it is installed (it comes with scikit-learn); the previous limits are restored on
-    exit.
-    """
-    if rbm.backend != "numpy" or n_rows * rbm.n_visible * rbm.n_hidden > SMALL_PRODUCT:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    """One BLAS thread while ``(n_rows, n_visible) @ (n_visible, n_hidden)`` products are small
+    (see :func:`xprbm.backend.single_thread_blas_if_small`)."""
+    return single_thread_blas_if_small(rbm.backend, n_rows * rbm.n_visible * rbm.n_hidden)
 
 
 def _base_bias(rbm: RBM, data: Any, base: str | None) -> tuple[Any, str]:
