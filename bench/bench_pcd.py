@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pytest
 from common import SHAPES, GemmFloor, epoch_rows, mnist_like
-from peers import RbmsEpoch, SklearnEpoch
+from peers import RbmsEpoch, SklearnEpoch, TorchTutorialEpoch
 
 import xprbm
 from xprbm.backend import BackendUnavailableError
@@ -109,3 +109,12 @@ def bench_rbms(benchmark, rows, case, device):
     batch, _, n_hidden = SHAPES[case[0]]
     _time(benchmark, case, RbmsEpoch(rows, n_hidden, batch, case[1],
                                      _torch_device(device)).epoch)
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def bench_torch_tutorial(benchmark, rows, case, device):
+    pytest.importorskip("torch")
+    batch, _, n_hidden = SHAPES[case[0]]
+    _time(benchmark, case, TorchTutorialEpoch(rows, n_hidden, batch, case[1],
+                                              _torch_device(device)).epoch)

@@ -55,3 +55,24 @@ class RbmsEpoch:
             self.optimizer.step()
         if self.device != "cpu":
             self.torch.cuda.synchronize()
+
+
+class TorchTutorialEpoch:
+    """The tutorial's PCD-k in PyTorch (``bench/torch_tutorial.py``): one ``fit`` epoch."""
+
+    def __init__(self, X: np.ndarray, n_hidden: int, batch: int, k: int,
+                 device: str = "cpu") -> None:
+        import torch
+        from torch_tutorial import TutorialPCD
+
+        self.torch = torch
+        self.model = TutorialPCD(X.shape[1], n_hidden, batch_size=batch, k=k, device=device)
+        data = torch.from_numpy(X).to(self.model.device)  # on the device once, as for xprbm
+        self.batches = [data[i:i + batch] for i in range(0, data.shape[0], batch)]
+
+    def epoch(self) -> None:
+        with self.torch.no_grad():
+            for batch in self.batches:
+                self.model.update(batch)
+        if self.model.device.type == "cuda":
+            self.torch.cuda.synchronize()

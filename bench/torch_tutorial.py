@@ -32,6 +32,8 @@ class TutorialPCD:
         Gibbs steps ``h -> v -> h`` per update.
     seed : int
         Seeds the initial weights and every draw (a private ``torch.Generator``).
+    device : str
+        ``"cpu"`` or ``"cuda"``: where the tensors live and the arithmetic runs.
 
     Attributes
     ----------
@@ -43,20 +45,21 @@ class TutorialPCD:
     """
 
     def __init__(self, n_visible: int, n_hidden: int, *, learning_rate: float = 0.01,
-                 batch_size: int = 100, k: int = 1, seed: int = 0) -> None:
-        self.generator = torch.Generator().manual_seed(seed)
+                 batch_size: int = 100, k: int = 1, seed: int = 0, device: str = "cpu") -> None:
+        self.device = torch.device(device)
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
         bound = 4.0 * math.sqrt(6.0 / (n_visible + n_hidden))
-        uniform = torch.rand(n_visible, n_hidden, generator=self.generator)
+        uniform = torch.rand(n_visible, n_hidden, generator=self.generator, device=self.device)
         self.weights = (2.0 * uniform - 1.0) * bound
-        self.visible_bias = torch.zeros(n_visible)
-        self.hidden_bias = torch.zeros(n_hidden)
-        self.chain_hidden = torch.zeros(batch_size, n_hidden)
+        self.visible_bias = torch.zeros(n_visible, device=self.device)
+        self.hidden_bias = torch.zeros(n_hidden, device=self.device)
+        self.chain_hidden = torch.zeros(batch_size, n_hidden, device=self.device)
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.k = k
 
     def _bernoulli(self, p: torch.Tensor) -> torch.Tensor:
-        return (torch.rand(p.shape, generator=self.generator) < p).to(p.dtype)
+        return (torch.rand(p.shape, generator=self.generator, device=self.device) < p).to(p.dtype)
 
     def _gibbs_hvh(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One step ``h -> v -> h``; returns ``(v, p(h | v), h')``."""
@@ -79,14 +82,16 @@ class TutorialPCD:
 
     def fit(self, X: np.ndarray, epochs: int) -> TutorialPCD:
         """``epochs`` passes over the rows of ``X`` (shape (n, n_visible), 0/1), in order."""
-        data = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+        data = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(self.device)
         with torch.no_grad():
             for _ in range(epochs):
                 for start in range(0, data.shape[0], self.batch_size):
                     self.update(data[start:start + self.batch_size])
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
         return self
 
     def parameters_numpy(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(W (n_visible, n_hidden), b (n_visible,), c (n_hidden,))`` as float32 arrays."""
-        return tuple(t.numpy().astype(np.float32, copy=True)
+        return tuple(t.cpu().numpy().astype(np.float32, copy=True)
                      for t in (self.weights, self.visible_bias, self.hidden_bias))
