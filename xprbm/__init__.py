@@ -10,6 +10,7 @@
 
 from ._version import __version__
 from .backend import Backend, BackendUnavailableError, get_backend
+from .io import CheckpointError, load, save
 from .metrics import free_energy_gap, pseudo_log_likelihood, reconstruction_error
 from .rbm import RBM
 from .train import History, TrainConfig, Trainer
@@ -18,12 +19,15 @@ __all__ = [
     "RBM",
     "Backend",
     "BackendUnavailableError",
+    "CheckpointError",
     "History",
     "TrainConfig",
     "Trainer",
     "__version__",
     "free_energy_gap",
     "get_backend",
+    "load",
     "pseudo_log_likelihood",
     "reconstruction_error",
+    "save",
 ]
