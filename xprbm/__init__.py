@@ -8,6 +8,7 @@
 2
 """
 
+from . import datasets, plot
 from ._version import __version__
 from .backend import Backend, BackendUnavailableError, get_backend
 from .io import CheckpointError, load, save
@@ -24,9 +25,11 @@ __all__ = [
     "TrainConfig",
     "Trainer",
     "__version__",
+    "datasets",
     "free_energy_gap",
     "get_backend",
     "load",
+    "plot",
     "pseudo_log_likelihood",
     "reconstruction_error",
     "save",
