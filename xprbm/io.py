@@ -225,8 +225,8 @@ def checkpoint_saver(every: int | None, path: PathLike | None
     every : int or None
         Save after every epoch whose number is a multiple of ``every``.
     path : str, path-like or None
-        Checkpoint file (rewritten atomically each time). Required with ``every``; alone it
-        saves once, at the end of the run.
+        Checkpoint file (rewritten atomically each time; its directory is created). Required
+        with ``every``; alone it saves once, at the end of the run.
 
     Returns
     -------
@@ -242,6 +242,7 @@ def checkpoint_saver(every: int | None, path: PathLike | None
             raise ValueError("checkpoint_every needs checkpoint_path= (the file to write)")
     if path is None:
         return None
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     saved_at: list[int] = []
 
     def hook(trainer: Trainer, final: bool) -> None:
