@@ -101,9 +101,9 @@ def test_train_sample_evaluate(tmp_path, data_file, capsys):
     code, stdout, _ = _run(capsys, "evaluate", out / "checkpoint.npz", "--quiet")
     assert code == 0
     for text in ("pseudo-log-likelihood", "reconstruction error", "free-energy gap",
-                 "log-likelihood per sample", "log Z", "(exact)"):
+                 "log-likelihood per sample", "log Z", "(exact)", "exact, on all rows"):
         assert text in stdout
-    pll = float(stdout.split("pseudo-log-likelihood/unit (exact)")[1].split()[0])
+    pll = float(stdout.split("pseudo-log-likelihood per unit")[1].split()[0])
     assert -np.log(2) * 1.5 < pll < 0.0
 
 

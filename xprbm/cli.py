@@ -481,7 +481,7 @@ def _evaluation_table(result: Any) -> str:
         cells = "".join(f"{format(result.rows[n][key], fmt):>14s}" for n in names)
         lines.append(f"{label:34s}{cells}")
 
-    line(f"pseudo-log-likelihood/unit ({result.pll_note})", "pll_per_unit", ".4f")
+    line("pseudo-log-likelihood per unit", "pll_per_unit", ".4f")
     line("reconstruction error", "recon_error", ".4f")
     if result.log_z is not None:
         line("log-likelihood per sample", "log_likelihood", ".2f")
@@ -490,6 +490,7 @@ def _evaluation_table(result: Any) -> str:
                       for r in result.rows.values()]
             cells = "".join(f"{b:>14s}" for b in bounds)
             lines.append(f"{'  bounds':34s}{cells}")
+    lines.append(f"(pseudo-log-likelihood: {result.pll_note})")
     gap = "n/a (no validation rows)" if result.free_energy_gap is None else \
         f"{result.free_energy_gap:.3f}"
     lines.append(f"free-energy gap F(valid) - F(train): {gap}")

@@ -349,10 +349,10 @@ def evaluate(rbm: RBM, data: Data, *, pll_rows: int = 1000, exact_max_units: int
              progress: bool = False) -> Evaluation:
     """PLL, reconstruction error, free-energy gap and log-likelihood of ``data``.
 
-    The pseudo-log-likelihood is the exact sum over units on at most ``pll_rows`` rows of each
-    split. ``log Z`` is exact when the smaller layer has at most ``exact_max_units`` units,
-    else estimated with ``xprbm.ais`` (lower and upper bounds) when that exists, else
-    unavailable.
+    The pseudo-log-likelihood is the exact sum over units on at most ``pll_rows`` randomly
+    chosen rows of each split; the free-energy gap compares equally many random rows of both.
+    ``log Z`` is exact when the smaller layer has at most ``exact_max_units`` units, else
+    estimated with ``xprbm.ais`` (lower and upper bounds) when that exists, else unavailable.
     """
     from .metrics import free_energy_gap, pseudo_log_likelihood, reconstruction_error
     from .partition import exact_log_partition, log_likelihood
@@ -376,7 +376,7 @@ def evaluate(rbm: RBM, data: Data, *, pll_rows: int = 1000, exact_max_units: int
     rows = {}
     xp = rbm.xp
     for name, X in splits.items():
-        pll = pseudo_log_likelihood(rbm, X[:pll_rows], exact=True)
+        pll = pseudo_log_likelihood(rbm, random_rows(X, pll_rows, seed), exact=True)
         row = {"pll_per_unit": float(xp.mean(pll)) / rbm.n_visible,
                "recon_error": reconstruction_error(rbm, X)}
         if log_z is not None:
@@ -389,7 +389,9 @@ def evaluate(rbm: RBM, data: Data, *, pll_rows: int = 1000, exact_max_units: int
     gap = None
     if data.valid is not None:
         m = min(data.train.shape[0], data.valid.shape[0])
-        gap = free_energy_gap(rbm, data.train[:m], data.valid[:m])
-    n_pll = min(pll_rows, data.train.shape[0])
-    note = f"exact, first {n_pll} rows" if n_pll < data.train.shape[0] else "exact"
+        gap = free_energy_gap(rbm, random_rows(data.train, m, seed),
+                              random_rows(data.valid, m, seed))
+    largest = max(X.shape[0] for X in splits.values())
+    note = (f"exact, on {pll_rows} random rows per split" if pll_rows < largest
+            else "exact, on all rows")
     return Evaluation(rows, note, gap, log_z, bounds, method)
