@@ -187,15 +187,17 @@ def test_errors_are_one_line_with_a_non_zero_status(tmp_path, data_file, capsys,
     assert "not found" in _error(capsys, "train", "--data", missing, "--out", tmp_path / "x")
     assert "unknown --data" in _error(capsys, "train", "--data", "cifar", "--out",
                                       tmp_path / "x")
-    assert "invalid int" in _error(capsys, "train", "--hidden", "many", code=2)
+    assert "whole number" in _error(capsys, "train", "--hidden", "many", code=2)
     assert "invalid choice" in _error(capsys, "frobnicate", code=2)
     assert "checkpoint not found" in _error(capsys, "sample", tmp_path / "none")
     assert "not an xprbm checkpoint" in _error(capsys, "evaluate", data_file)
     np.save(tmp_path / "grey.npy", np.linspace(0, 1, 40 * 16).reshape(40, 16))
-    assert "binary" in _error(capsys, "train", "--data", tmp_path / "grey.npy", "--out",
-                              tmp_path / "g", *SMALL)
+    assert "--binarize 0.5" in _error(capsys, "train", "--data", tmp_path / "grey.npy",
+                                      "--out", tmp_path / "g", *SMALL)
     assert "must be at least 1" in _error(capsys, "train", "--data", data_file, "--epochs", 0,
-                                          "--out", tmp_path / "e")
+                                          "--out", tmp_path / "e", code=2)
+    assert "learning_rate must lie in" in _error(capsys, "train", "--data", data_file,
+                                                 "--lr", "-1", "--out", tmp_path / "l")
     monkeypatch.delattr(datasets, "bars_and_stripes", raising=False)
     assert "not part of this version" in _error(capsys, "train", "--data", "bars-and-stripes",
                                                 "--out", tmp_path / "b")
@@ -214,6 +216,15 @@ def test_existing_runs_are_not_overwritten_and_settings_not_changed(tmp_path, da
     xprbm.save(xprbm.load(out / "checkpoint").rbm, tmp_path / "model.npz")
     assert "without its training state" in _error(capsys, "train", "--resume",
                                                    tmp_path / "model.npz")
+
+
+def test_unexpected_failures_are_one_line_too(tmp_path, data_file, capsys, monkeypatch):
+    def broken(*args, **kwargs):
+        raise KeyError("oops")
+
+    monkeypatch.setattr("xprbm.workflow.load_data", broken)
+    message = _error(capsys, "train", "--data", data_file, "--out", tmp_path / "k")
+    assert "internal error KeyError" in message and "--debug" in message
 
 
 def test_debug_shows_the_traceback(tmp_path):

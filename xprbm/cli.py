@@ -45,6 +45,28 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ---------------------------------------------------------------------------------- parser
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number; got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more; got {value}")
+    return value
+
+
 EPILOG = """\
 examples:
   xprbm demo                                   # the whole tutorial experiment, ~2 minutes
@@ -124,8 +146,9 @@ def _add_train(commands: Any) -> None:
         ("--n-chains", int, "N", "persistent chains (default: the batch size)"),
     ]
     for flag, kind, metavar, help_text in options:
+        kind = positive_int if kind is int else kind
         sub.add_argument(flag, type=kind, metavar=metavar, help=help_text)
-    sub.add_argument("--epochs", type=int, default=20, metavar="N",
+    sub.add_argument("--epochs", type=positive_int, default=20, metavar="N",
                      help="epochs to train (default 20); with --resume the epoch to reach")
     sub.add_argument("--method", choices=("pcd", "cd"), help="default pcd")
     sub.add_argument("--dtype", choices=("float32", "float64"), help="default float32")
@@ -140,14 +163,15 @@ def _add_train(commands: Any) -> None:
 def _add_run_options(sub: argparse.ArgumentParser, out_default: str | None = None) -> None:
     sub.add_argument("--backend", choices=("auto", "numpy", "cupy", "array_api_strict"),
                      help="where to compute (default auto: cupy with a GPU, else numpy)")
-    sub.add_argument("--seed", type=int, default=0, help="seed of everything random (default 0)")
+    sub.add_argument("--seed", type=seed_int, default=0,
+                     help="seed of everything random (default 0)")
     sub.add_argument("--out", metavar="DIR", default=out_default, help=(
         f"output directory (default {out_default or 'runs/train, or the resumed run'})"))
-    sub.add_argument("--checkpoint-every", type=int, default=10, metavar="N",
+    sub.add_argument("--checkpoint-every", type=positive_int, default=10, metavar="N",
                      help="also save the checkpoint every N epochs (default 10)")
-    sub.add_argument("--samples", type=int, default=100, metavar="N",
+    sub.add_argument("--samples", type=positive_int, default=100, metavar="N",
                      help="samples in the picture (default 100)")
-    sub.add_argument("--sample-steps", type=int, default=1000, metavar="S",
+    sub.add_argument("--sample-steps", type=positive_int, default=1000, metavar="S",
                      help="Gibbs steps for the picture (default 1000)")
 
 
@@ -159,13 +183,13 @@ def _add_sample(commands: Any) -> None:
                    "files written in --out: samples.png, samples.npy (0/1 states),\n"
                    "samples_mean.npy (p(v|h) at the last step, shown in the grid)")
     sub.add_argument("checkpoint", metavar="CHECKPOINT")
-    sub.add_argument("--n", type=int, default=100, help="number of chains (default 100)")
-    sub.add_argument("--steps", type=int, default=1000, metavar="S",
+    sub.add_argument("--n", type=positive_int, default=100, help="number of chains (default 100)")
+    sub.add_argument("--steps", type=positive_int, default=1000, metavar="S",
                      help="Gibbs steps (default 1000)")
     sub.add_argument("--init", choices=("random", "data"), default="random",
                      help="start from random states or from data rows (default random)")
     _add_data(sub, "for --init data; default: the run's own")
-    sub.add_argument("--seed", type=int, default=0, help="seed of the chains (default 0)")
+    sub.add_argument("--seed", type=seed_int, default=0, help="seed of the chains (default 0)")
     sub.add_argument("--backend", choices=("auto", "numpy", "cupy", "array_api_strict"),
                      help="default: the checkpoint's when available, else numpy")
     sub.add_argument("--out", metavar="DIR", help="output directory (default: the checkpoint's)")
@@ -182,15 +206,15 @@ def _add_evaluate(commands: Any) -> None:
                    "xprbm has xprbm.ais).")
     sub.add_argument("checkpoint", metavar="CHECKPOINT")
     _add_data(sub, "default: the run's own")
-    sub.add_argument("--pll-rows", type=int, default=1000, metavar="N",
+    sub.add_argument("--pll-rows", type=positive_int, default=1000, metavar="N",
                      help="rows per split for the exact pseudo-likelihood (default 1000)")
-    sub.add_argument("--exact-max-units", type=int, default=20, metavar="N",
+    sub.add_argument("--exact-max-units", type=positive_int, default=20, metavar="N",
                      help="largest smaller layer for the exact log Z (default 20)")
-    sub.add_argument("--ais-chains", type=int, default=100, metavar="N",
+    sub.add_argument("--ais-chains", type=positive_int, default=100, metavar="N",
                      help="AIS chains (default 100)")
-    sub.add_argument("--ais-betas", type=int, metavar="N",
+    sub.add_argument("--ais-betas", type=positive_int, metavar="N",
                      help="AIS temperatures (default: xprbm.ais's)")
-    sub.add_argument("--seed", type=int, default=0, help="seed of AIS (default 0)")
+    sub.add_argument("--seed", type=seed_int, default=0, help="seed of AIS (default 0)")
     sub.add_argument("--backend", choices=("auto", "numpy", "cupy", "array_api_strict"),
                      help="default: the checkpoint's when available, else numpy")
     sub.set_defaults(handler=cmd_evaluate)
@@ -206,9 +230,9 @@ def _add_demo(commands: Any) -> None:
                    f"{s['momentum']}, weight decay {s['weight_decay']}; rows 0-3999 train, "
                    "4000-4999 validate.\n"
                    "needs: pip install 'xprbm[data,plot]'")
-    sub.add_argument("--epochs", type=int, default=s["epochs"], metavar="N",
+    sub.add_argument("--epochs", type=positive_int, default=s["epochs"], metavar="N",
                      help=f"epochs (default {s['epochs']}; fewer for a quicker look)")
-    sub.add_argument("--hidden", type=int, default=s["hidden"], metavar="N",
+    sub.add_argument("--hidden", type=positive_int, default=s["hidden"], metavar="N",
                      help=f"hidden units (default {s['hidden']})")
     _add_run_options(sub, out_default="runs/demo")
     sub.set_defaults(handler=cmd_demo)
@@ -236,6 +260,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CommandError, ValueError, TypeError, OSError, ImportError, RuntimeError,
             MemoryError) as exc:
         _fail(_message(exc))
+        return EXIT_ERROR
+    except Exception as exc:  # a bug: still one line, with the way to the traceback
+        _fail(f"internal error {type(exc).__name__}: {_message(exc)} (this is a bug in "
+              "xprbm; rerun with --debug and report the traceback)")
         return EXIT_ERROR
 
 
@@ -358,8 +386,6 @@ def _train(trainer: Any, data: Any, out: Path, run: dict[str, Any],
     from .workflow import write_history, write_pictures
 
     todo = args.epochs - trainer.epoch if args.resume else args.epochs
-    if args.epochs < 1 or (not args.resume and todo < 1):
-        raise CommandError(f"--epochs must be at least 1; got {args.epochs}")
     checkpoint = out / CHECKPOINT_FILE
     start = time.perf_counter()
     if todo > 0:

@@ -479,8 +479,8 @@ def _restore_history(arrays: dict[str, np.ndarray]) -> History:
         if column is None:  # a column added after the file was written
             column = np.full(n, np.nan)
         if len(column) != n:
-            raise CheckpointError(f"history column {name!r} has {len(column)} entries, "
-                                  f"expected {n}")
+            raise CheckpointError(f"the checkpoint's history is corrupted: column {name!r} "
+                                  f"has {len(column)} entries, expected {n}")
         columns[name] = column.tolist()
     return History(**columns)
 

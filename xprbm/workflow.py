@@ -126,6 +126,8 @@ def load_data(spec: str, *, binarize: float | str | None = None,
     if binarize is not None:
         X = datasets.binarize_stochastic(X, seed) if binarize == "stochastic" else \
             datasets.binarize(X, float(binarize))
+    else:
+        _check_binary(X, spec)
     if validation is None and spec not in NAMED_DATA and X.shape[0] >= 20:
         validation = DEFAULT_FILE_VALIDATION
     settings["validation"] = validation or 0.0
@@ -185,6 +187,20 @@ def _file(spec: str) -> tuple[np.ndarray, tuple[int, int] | None, str]:
         raise ValueError(f"{path}: data must be numeric; got dtype {X.dtype}")
     absolute = str(Path(path).resolve()) + ("" if key is None else f":{key}")
     return np.asarray(X, dtype=np.float32), image_shape, absolute
+
+
+def _check_binary(X: np.ndarray, spec: str) -> None:
+    """Refuse non-binary rows with a hint in command-line terms."""
+    if X.size == 0:
+        raise ValueError(f"--data {spec} holds no rows")
+    if not np.isfinite(X).all():
+        raise ValueError(f"--data {spec} contains NaN or infinite values; remove them first")
+    if not np.isin(X, (0.0, 1.0)).all():
+        raise ValueError(
+            f"--data {spec} must hold 0/1 values; got values in [{X.min():g}, {X.max():g}]. "
+            "Binarise on the way in: --binarize 0.5 (a threshold in the data's own units) "
+            "or --binarize stochastic (for values in [0, 1])"
+        )
 
 
 def split_rows(X: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
