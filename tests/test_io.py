@@ -73,6 +73,19 @@ def test_trainer_round_trip_keeps_all_state(make_rbm, tmp_path):
         np.testing.assert_array_equal(after[name], before[name], err_msg=name)
 
 
+def test_training_state_moves_between_backends(tmp_path):
+    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=2, backend="array_api_strict")
+    rbm.fit(_data(), epochs=2, progress=False, **TRAIN)
+    path = xprbm.save(rbm.trainer, tmp_path / "strict.npz")
+    moved = xprbm.load(path, backend="numpy")
+    assert moved.rbm.backend == "numpy" and moved.rbm.kernels == "auto"  # numba here
+    before, after = _state(rbm.trainer), _state(moved)
+    for name in before:
+        np.testing.assert_array_equal(after[name], before[name], err_msg=name)
+    moved.run(_data(), epochs=1, progress=False)  # and it trains on
+    assert moved.epoch == 3
+
+
 def test_unsigned_64_bit_keys_survive(tmp_path):
     rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=2**64 - 1)
     assert rbm.rng.key >= 2**63  # beyond int64: kept exactly, not as a float

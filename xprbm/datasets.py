@@ -426,21 +426,27 @@ def load_array(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
     if suffix not in (".npy", ".npz"):
         raise ValueError(f"{path}: unsupported data file type {suffix or '(none)'!r}; "
                          "save your array with numpy.save (.npy) or numpy.savez (.npz)")
+    if suffix == ".npy" and key is not None:
+        raise ValueError(f"{path} is a .npy file with one array; key={key!r} applies to .npz "
+                         "archives only")
     try:
         if suffix == ".npy":
-            if key is not None:
-                raise ValueError(f"{path} is a .npy file with one array; key={key!r} applies "
-                                 "to .npz archives only")
             return np.load(path, mmap_mode="r", allow_pickle=False)
-        with np.load(path, allow_pickle=False) as archive:
-            names = list(archive.files)
-            if key is None:
-                if len(names) != 1:
-                    raise ValueError(f"{path} holds arrays {names}; choose one with "
-                                     "key= (command line: --data PATH.npz:KEY)")
-                key = names[0]
-            if key not in names:
-                raise ValueError(f"{path} has no array {key!r}; it holds {names}")
+        archive = np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise ValueError(f"{path} cannot be read as {suffix} ({exc}); is it damaged, or "
+                         "does it hold Python objects rather than numbers?") from exc
+    with archive:
+        names = list(archive.files)
+        if key is None:
+            if len(names) != 1:
+                raise ValueError(f"{path} holds arrays {names}; choose one with key= "
+                                 "(command line: --data PATH.npz:KEY)")
+            key = names[0]
+        if key not in names:
+            raise ValueError(f"{path} has no array {key!r}; it holds {names}")
+        try:
             return archive[key]
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise ValueError(f"{path} cannot be read as {suffix} ({exc}); is it damaged?") from exc
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+            raise ValueError(f"{path}: array {key!r} cannot be read ({exc}); is the file "
+                             "damaged?") from exc

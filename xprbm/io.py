@@ -256,7 +256,8 @@ def checkpoint_saver(every: int | None, path: PathLike | None
 
 # ----------------------------------------------------------------------------- loading
 def resolve_path(path: PathLike) -> Path:
-    """``path`` itself, or ``path`` + ``".npz"`` when only that exists (as :func:`save` names it).
+    """``path`` itself, ``path`` + ``".npz"`` when only that exists (as :func:`save` names it),
+    or ``path / "checkpoint.npz"`` for a run directory.
 
     Raises
     ------
@@ -266,15 +267,15 @@ def resolve_path(path: PathLike) -> Path:
     path = Path(path)
     if path.is_file():
         return path
-    alternative = _with_suffix(path)
-    if alternative != path and alternative.is_file():
-        return alternative
     if path.is_dir():
         inside = path / "checkpoint.npz"
         if inside.is_file():
             return inside
-        raise FileNotFoundError(f"{path} is a directory, not a checkpoint file; pass the "
-                                "file (e.g. runs/NAME/checkpoint.npz)")
+        raise FileNotFoundError(f"{path} is a directory without a checkpoint.npz; pass the "
+                                "checkpoint file (e.g. runs/NAME/checkpoint.npz)")
+    alternative = _with_suffix(path) if path.name else path
+    if alternative != path and alternative.is_file():
+        return alternative
     raise FileNotFoundError(f"checkpoint not found: {path} (no such file)")
 
 
