@@ -304,6 +304,8 @@ def _prepare_training(args: argparse.Namespace) -> tuple[Path, Any, Any, dict[st
         trainer, run = _load_run(args.resume, args.backend)
         _check_unchanged(args, trainer)
         out = Path(args.out) if args.out else _resolved(args.resume).parent
+        if out.resolve() != _resolved(args.resume).parent.resolve():
+            _check_fresh(out, args.overwrite)
     else:
         out = Path(args.out or "runs/train")
         _check_fresh(out, args.overwrite)
@@ -413,9 +415,13 @@ def _summary(result: dict[str, Any]) -> str:
         f"trained a {rbm.n_visible}x{rbm.n_hidden} RBM ({rbm.backend}, {rbm.dtype}) on "
         f"{data.describe()}",
         f"{cfg.method.upper()}-{cfg.k}, batch {cfg.batch_size}, learning rate "
-        f"{cfg.learning_rate:g}, momentum {cfg.momentum:g}: {result['epochs_run']} epochs in "
-        f"{result['seconds']:.1f} s, now at epoch {trainer.epoch} ({trainer.n_updates} updates)",
+        f"{cfg.learning_rate:g}, momentum {cfg.momentum:g}, weight decay {cfg.weight_decay:g}: "
+        f"{result['epochs_run']} epochs in {result['seconds']:.1f} s, now at epoch "
+        f"{trainer.epoch} ({trainer.n_updates} updates)",
     ]
+    if result["epochs_run"] == 0:
+        lines.append(f"nothing to train: the run is already at epoch {trainer.epoch}; pass "
+                     f"--epochs N with N > {trainer.epoch} to continue it")
     if len(hist):
         last = {k: v[-1] for k, v in hist.as_dict().items()}
         text = f"epoch {last['epoch']}: -PLL per unit {-last['train_pll']:.4f} (train)"
