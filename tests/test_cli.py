@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -131,6 +132,21 @@ def test_progress_bars_go_to_stderr(tmp_path, data_file, capsys):
     code, out, err = _run(capsys, "train", "--data", data_file, "--epochs", 1, "--out",
                           tmp_path / "p", *SMALL)
     assert code == 0 and "training" in err and "trained a 16x6 RBM" in out
+
+
+def test_toy_data_sets_are_looked_up_by_name(tmp_path, capsys, monkeypatch):
+    patterns = np.unique(_bars_and_stripes(), axis=0)
+
+    def fake_bars_and_stripes():
+        return SimpleNamespace(X=patterns, image_shape=(4, 4), optimum=0.0)
+
+    monkeypatch.setattr(datasets, "bars_and_stripes", fake_bars_and_stripes, raising=False)
+    out = tmp_path / "toy"
+    code, stdout, _ = _run(capsys, "train", "--data", "bars-and-stripes", "--epochs", 2,
+                           "--out", out, *SMALL)
+    assert code == 0 and f"({len(patterns)} training rows, 0 validation rows" in stdout
+    assert json.loads((out / "run.json").read_text())["image_shape"] == [4, 4]
+    assert not (out / "free_energy.png").exists()  # no validation rows, no histogram
 
 
 def test_evaluate_without_exact_or_ais_says_unavailable(tmp_path, data_file, capsys,

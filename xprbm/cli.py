@@ -518,7 +518,7 @@ def _evaluation_table(result: Any) -> str:
     if result.log_z is not None:
         line("log-likelihood per sample", "log_likelihood", ".2f")
         if result.log_z_bounds is not None:
-            bounds = [f"[{r['log_likelihood_low']:.1f}, {r['log_likelihood_high']:.1f}]"
+            bounds = [f"[{r['log_likelihood_low']:.2f}, {r['log_likelihood_high']:.2f}]"
                       for r in result.rows.values()]
             cells = "".join(f"{b:>14s}" for b in bounds)
             lines.append(f"{'  bounds':34s}{cells}")

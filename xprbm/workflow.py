@@ -119,8 +119,7 @@ def load_data(spec: str, *, binarize: float | str | None = None,
         note = MNIST_5K_NOTE if spec == "mnist-5k" and valid is not None else ""
         return Data(spec, train, valid, (28, 28), settings, note)
     if spec in NAMED_DATA:
-        X = _toy(spec)
-        image_shape = None
+        X, image_shape = _toy(spec)
     else:
         X, image_shape, settings["data"] = _file(spec)
     if binarize is not None:
@@ -151,7 +150,12 @@ def _mnist(spec: str, binarize: float | str | None, seed: int, download: bool,
     return train, valid
 
 
-def _toy(spec: str) -> np.ndarray:
+def _toy(spec: str) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """Rows and image shape of ``xprbm.datasets.bars_and_stripes()`` / ``labeled_shifter()``.
+
+    Accepts what those return: an object with ``X`` (and ``image_shape``), an ``(X, ...)``
+    tuple, or an array.
+    """
     name = spec.replace("-", "_")
     make = getattr(datasets, name, None)
     if make is None:
@@ -160,8 +164,11 @@ def _toy(spec: str) -> np.ndarray:
             "is missing); use mnist-5k, mnist or a .npy/.npz file"
         )
     result = make()
-    X = result[0] if isinstance(result, tuple) else result
-    return np.asarray(X, dtype=np.float32)
+    if hasattr(result, "X"):
+        X, shape = result.X, getattr(result, "image_shape", None)
+    else:
+        X, shape = (result[0] if isinstance(result, tuple) else result), None
+    return np.asarray(X, dtype=np.float32), None if shape is None else tuple(shape)
 
 
 def _file(spec: str) -> tuple[np.ndarray, tuple[int, int] | None, str]:
