@@ -177,17 +177,18 @@ def learning_curves(history: History | Mapping[str, Sequence[float]]
     n_panels = 3 if has_gap else 2
     fig = _figure(figsize=(4.2 * n_panels, 3.4), layout="constrained")
     axes = np.asarray(fig.subplots(1, n_panels), dtype=object).reshape(n_panels)
+    marker = "." if epoch.size <= 50 else None  # dots help short runs, clutter long ones
     ax = axes[0]
-    ax.plot(epoch, -column("train_pll"), label="train", marker=".")
+    ax.plot(epoch, -column("train_pll"), label="train", marker=marker, lw=1)
     valid = column("valid_pll")
     if valid.size and np.isfinite(valid).any():
-        ax.plot(epoch, -valid, label="validation", marker=".")
+        ax.plot(epoch, -valid, label="validation", marker=marker, lw=1, alpha=0.8)
     ax.set(xlabel="epoch", ylabel="−PLL per unit (nats)", title="pseudo-likelihood")
     ax.legend()
-    axes[1].plot(epoch, column("recon_error"), marker=".", color="C2")
+    axes[1].plot(epoch, column("recon_error"), marker=marker, color="C2")
     axes[1].set(xlabel="epoch", ylabel="mean squared error", title="reconstruction error")
     if has_gap:
-        axes[2].plot(epoch, gap, marker=".", color="C3")
+        axes[2].plot(epoch, gap, marker=marker, lw=1, color="C3")
         axes[2].axhline(0.0, color="0.6", lw=0.8)
         axes[2].set(xlabel="epoch", ylabel="F(valid) − F(train)", title="free-energy gap")
     return fig, axes
