@@ -7,13 +7,17 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import to_numpy
 
 import xprbm
 from xprbm import io
 from xprbm.io import CheckpointError
 
 N_VISIBLE, N_HIDDEN = 7, 5
+
+
+def to_numpy(rbm: xprbm.RBM, x) -> np.ndarray:
+    """Host copy of a model-backend array."""
+    return np.asarray(rbm._backend.to_numpy(x))
 TRAIN = dict(batch_size=16, learning_rate=0.1, momentum=0.9, weight_decay=0.001)
 
 
