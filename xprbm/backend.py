@@ -63,7 +63,7 @@ class Backend:
         return self.xp.asarray(x, dtype=dtype, device=self.device)
 
     def to_numpy(self, x: Any) -> np.ndarray:
-        """Copy an array of this backend to a NumPy array on the host."""
+        """This backend's array as a NumPy array on the host (a NumPy input comes back as is)."""
         if isinstance(x, np.ndarray):
             return x
         if self.name == "cupy":

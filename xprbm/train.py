@@ -39,8 +39,10 @@ METHODS = ("pcd", "cd")
 VISIBLE_BIAS_INITS = ("data", "zeros")
 #: data means are clipped to [eps, 1 - eps] before the log-odds of the visible-bias init
 DATA_MEAN_EPS = 1e-3
-#: at most this fraction of the training rows is used for the per-epoch metrics
+#: the per-epoch metrics use this fraction of the rows, at least MONITOR_MIN_ROWS of them
+#: (the one-flip pseudo-likelihood is noisy on fewer) and at most ``monitor_size``
 MONITOR_FRACTION = 0.05
+MONITOR_MIN_ROWS = 500
 
 
 @dataclass(frozen=True)
@@ -331,7 +333,7 @@ class Trainer:
     def _monitor_rows(self, X: Any) -> Any:
         """A fixed random subset (same rows every epoch) small next to an epoch's work."""
         n = X.shape[0]
-        m = min(n, self.config.monitor_size, max(64, math.ceil(MONITOR_FRACTION * n)))
+        m = min(n, self.config.monitor_size, max(MONITOR_MIN_ROWS, math.ceil(MONITOR_FRACTION * n)))
         rbm = self.rbm
         if m < n:
             rows = np.sort(self._derived_generator(0x3017).choice(n, m, replace=False))
