@@ -333,7 +333,8 @@ class Trainer:
     def _monitor_rows(self, X: Any) -> Any:
         """A fixed random subset (same rows every epoch) small next to an epoch's work."""
         n = X.shape[0]
-        m = min(n, self.config.monitor_size, max(MONITOR_MIN_ROWS, math.ceil(MONITOR_FRACTION * n)))
+        m = min(n, self.config.monitor_size,
+                max(MONITOR_MIN_ROWS, math.ceil(MONITOR_FRACTION * n)))
         rbm = self.rbm
         if m < n:
             rows = np.sort(self._derived_generator(0x3017).choice(n, m, replace=False))
