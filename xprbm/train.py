@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from .rbm import RBM
 
 METHODS = ("pcd", "cd")
+#: the parameters in the order the fused update takes them
+PARAMETERS = ("weights", "visible_bias", "hidden_bias")
 VISIBLE_BIAS_INITS = ("data", "zeros")
 #: data means are clipped to [eps, 1 - eps] before the log-odds of the visible-bias init
 DATA_MEAN_EPS = 1e-3
@@ -427,7 +429,8 @@ class StackedStep:
     stacked by rows so that one product gives the weight gradient of both phases::
 
         hid = rowscale * sigmoid(vis @ W + c)     rowscale = -1/C (chains), +1/b (data)
-        grad_W = vis.T @ hid,  grad_c = sum(hid),  grad_b = rowscale @ vis
+        grad_W = vis.T @ hid,  grad_b = rowscale @ vis,  grad_c = sum(hid) (summed by the
+        sigmoid kernel as it writes ``hid``)
 
     For PCD the chains live in the first rows of ``vis`` (``trainer.chains`` is a view) and
     ``trainer.hidden_chains`` is this object's hidden-state buffer.
@@ -482,10 +485,13 @@ class StackedStep:
         chain, hid_chain = vis[:n_chains], self.hid_chain[:n_chains]
         scale = self._row_scale(n_chains, n_batch)
         fused.gather_rows(X, rows, vis[n_chains:])
+        grads = self.grads
+        hidden_grad = grads["hidden_bias"]
+        hidden_grad[...] = 0.0
         if not pcd:  # positive phase first; its field also starts the chain
             xp.matmul(vis[n_chains:], W, out=hid[n_chains:])
             fused.scaled_sigmoid_(hid[n_chains:], c, scale[n_chains:],
-                                  np.uint64(rng.next_base()), hid_chain)
+                                  np.uint64(rng.next_base()), hid_chain, hidden_grad)
         for step in range(cfg.k):
             xp.matmul(hid_chain, W.T, out=chain)
             fused.bernoulli_(chain, b, np.uint64(rng.next_base()))
@@ -494,16 +500,15 @@ class StackedStep:
                 fused.bernoulli_(hid_chain, c, np.uint64(rng.next_base()))
         if pcd:  # both phases in one product; the chain rows also draw the next hidden states
             xp.matmul(vis, W, out=hid)
-            fused.scaled_sigmoid_(hid, c, scale, np.uint64(rng.next_base()), hid_chain)
+            fused.scaled_sigmoid_(hid, c, scale, np.uint64(rng.next_base()), hid_chain,
+                                  hidden_grad)
         else:
             xp.matmul(chain, W, out=hid[:n_chains])
             fused.scaled_sigmoid_(hid[:n_chains], c, scale[:n_chains], np.uint64(0),
-                                  self.no_samples)
-        grads = self.grads
+                                  self.no_samples, hidden_grad)
         xp.matmul(vis.T, hid, out=grads["weights"])
         xp.matmul(scale, vis, out=grads["visible_bias"])
-        xp.sum(hid, axis=0, out=grads["hidden_bias"])
-        for name, param in rbm.parameters().items():
-            decay = cfg.weight_decay if name == "weights" else 0.0
-            fused.momentum_step(param, trainer.velocity[name], grads[name], cfg.learning_rate,
-                                cfg.momentum, decay)
+        fused.momentum_step(
+            (W, b, c), tuple(trainer.velocity[name] for name in PARAMETERS),
+            (grads["weights"], grads["visible_bias"], hidden_grad),
+            cfg.learning_rate, cfg.momentum, (cfg.weight_decay, 0.0, 0.0))

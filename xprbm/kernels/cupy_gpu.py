@@ -75,11 +75,12 @@ def bernoulli_(x: cp.ndarray, bias: cp.ndarray, base: np.uint64) -> None:
 
 
 def scaled_sigmoid_(x: cp.ndarray, bias: cp.ndarray, row_scale: cp.ndarray, base: np.uint64,
-                    samples: cp.ndarray) -> None:
-    """In place: ``x = row_scale[:, None] * sigmoid(x + bias)``; the first
-    ``samples.shape[0]`` rows are also drawn into ``samples`` (see the Numba twin)."""
+                    samples: cp.ndarray, col_sum: cp.ndarray) -> None:
+    """In place: ``x = row_scale[:, None] * sigmoid(x + bias)`` and ``col_sum += x.sum(0)``;
+    the first ``samples.shape[0]`` rows are also drawn into ``samples`` (see the Numba twin)."""
     _kernels()["scaled_sigmoid"](bias, row_scale[:, None], np.uint64(base),
                                  np.int64(samples.size), samples, x)
+    col_sum += x.sum(axis=0)
 
 
 def gather_rows(X: cp.ndarray, rows: cp.ndarray, out: cp.ndarray) -> None:
@@ -87,8 +88,11 @@ def gather_rows(X: cp.ndarray, rows: cp.ndarray, out: cp.ndarray) -> None:
     cp.take(X, rows, axis=0, out=out)
 
 
-def momentum_step(param: cp.ndarray, velocity: cp.ndarray, grad: cp.ndarray,
-                  learning_rate: float, momentum: float, decay: float) -> None:
-    """``velocity = momentum * velocity + lr * (grad - decay * param); param += velocity``."""
-    t = param.dtype.type
-    _kernels()["momentum"](grad, t(learning_rate), t(momentum), t(decay), param, velocity)
+def momentum_step(params: tuple, velocities: tuple, grads: tuple, learning_rate: float,
+                  momentum: float, decays: tuple) -> None:
+    """For each parameter: ``velocity = momentum * velocity + lr * (grad - decay * param);
+    param += velocity`` (one fused launch per parameter)."""
+    kernel = _kernels()["momentum"]
+    for param, velocity, grad, decay in zip(params, velocities, grads, decays, strict=True):
+        t = param.dtype.type
+        kernel(grad, t(learning_rate), t(momentum), t(decay), param, velocity)

@@ -127,8 +127,9 @@ def bernoulli_(x: np.ndarray, bias: np.ndarray, base: np.uint64) -> None:
 
 
 @_jit
-def scaled_sigmoid_(x, bias, row_scale, base, samples):
-    """In place: ``x[i, j] = row_scale[i] * p[i, j]`` with ``p = sigmoid(x + bias)``.
+def scaled_sigmoid_(x, bias, row_scale, base, samples, col_sum):
+    """In place: ``x[i, j] = row_scale[i] * p[i, j]`` with ``p = sigmoid(x + bias)``, and
+    ``col_sum += x.sum(axis=0)`` (the hidden-bias gradient comes for free).
 
     The first ``samples.shape[0]`` rows are also sampled:
     ``samples[i, j] = (u < p[i, j])`` with uniforms of draw ``base`` indexed over ``samples``
@@ -146,29 +147,47 @@ def scaled_sigmoid_(x, bias, row_scale, base, samples):
             for j in range(n_cols):
                 p = _sigmoid(row[j] + bias[j])
                 out[j] = one if _uniform(base, i * n_cols + j) < p else zero
-                row[j] = s * p
+                value = s * p
+                row[j] = value
+                col_sum[j] += value
         else:
             for j in range(n_cols):
-                row[j] = s * _sigmoid(row[j] + bias[j])
+                value = s * _sigmoid(row[j] + bias[j])
+                row[j] = value
+                col_sum[j] += value
 
 
 @_jit
-def momentum_step(param, velocity, grad, learning_rate, momentum, decay):
-    """``velocity = momentum * velocity + lr * (grad - decay * param); param += velocity``.
-
-    In place on C-contiguous arrays of any shape.
-    """
-    p = param.reshape(-1)
-    v = velocity.reshape(-1)
-    g = grad.reshape(-1)
-    lr = p.dtype.type(learning_rate)
-    m = p.dtype.type(momentum)
-    d = p.dtype.type(decay)
+def _momentum_flat(p, v, g, lr, m, d):
     for i in range(p.size):
         vi = m * v[i] + lr * (g[i] - d * p[i])
         v[i] = vi
         p[i] += vi
 
+
+@_jit
+def _momentum_all(params, velocities, grads, lr, m, decays):
+    for k in range(len(params)):
+        p = params[k]
+        _momentum_flat(p, velocities[k], grads[k], p.dtype.type(lr), p.dtype.type(m),
+                       p.dtype.type(decays[k]))
+
+
+def momentum_step(params: tuple, velocities: tuple, grads: tuple, learning_rate: float,
+                  momentum: float, decays: tuple) -> None:
+    """For each parameter: ``velocity = momentum * velocity + lr * (grad - decay * param);
+    param += velocity``, in place, all in one call.
+
+    Parameters
+    ----------
+    params, velocities, grads : tuples of C-contiguous arrays (same shapes pairwise)
+    learning_rate, momentum : float
+    decays : tuple of float
+        Weight decay per parameter.
+    """
+    flat = tuple(tuple(a.reshape(-1) for a in group) for group in (params, velocities, grads))
+    _momentum_all(*flat, float(learning_rate), float(momentum),
+                  tuple(float(d) for d in decays))
 
 
 @_jit
