@@ -17,26 +17,30 @@ import re
 import sys
 from collections import defaultdict
 
-#: benchmark name prefix -> (label, device, role)
+#: benchmark function -> (label, role); the device comes from the test id
 CONTENDERS = {
-    "bench_xprbm_numpy[numba": ("xprbm numpy+numba", "cpu", "xprbm"),
-    "bench_xprbm_numpy[generic": ("xprbm numpy generic", "cpu", "xprbm-generic"),
-    "bench_xprbm_cupy": ("xprbm cupy", "cuda", "xprbm"),
-    "bench_gemm_floor_numpy": ("GEMM floor (numpy)", "cpu", "floor"),
-    "bench_gemm_floor_cupy": ("GEMM floor (cupy/cuBLAS)", "cuda", "floor"),
-    "bench_sklearn": ("scikit-learn BernoulliRBM", "cpu", "peer"),
-    "bench_rbms[cpu": ("rbms (PyTorch)", "cpu", "peer"),
-    "bench_rbms[cuda": ("rbms (PyTorch)", "cuda", "peer"),
-    "bench_torch_tutorial[cpu": ("tutorial PCD in PyTorch", "cpu", "peer"),
-    "bench_torch_tutorial[cuda": ("tutorial PCD in PyTorch", "cuda", "peer"),
+    "bench_xprbm_numpy": ("xprbm numpy", "xprbm"),
+    "bench_xprbm_cupy": ("xprbm cupy", "xprbm"),
+    "bench_gemm_floor_numpy": ("GEMM floor (numpy)", "floor"),
+    "bench_gemm_floor_cupy": ("GEMM floor (cupy/cuBLAS)", "floor"),
+    "bench_sklearn": ("scikit-learn BernoulliRBM", "peer"),
+    "bench_rbms": ("rbms (PyTorch)", "peer"),
+    "bench_torch_tutorial": ("tutorial PCD in PyTorch", "peer"),
 }
 
 
 def classify(name: str) -> tuple[str, str, str]:
-    for prefix, meta in CONTENDERS.items():
-        if name.startswith(prefix):
-            return meta
-    return (name, "?", "other")
+    """``(label, device, role)`` of a benchmark test name such as
+    ``bench_rbms[pcd1-b100-784x256-cpu]`` or ``bench_xprbm_numpy[pcd1-b100-784x256-numba]``."""
+    function, _, params = name.partition("[")
+    tokens = params.rstrip("]").split("-")
+    label, role = CONTENDERS.get(function, (function, "other"))
+    device = "cuda" if "cuda" in tokens or "cupy" in function else "cpu"
+    if function == "bench_xprbm_numpy":
+        kernels = "numba" if "numba" in tokens else "generic"
+        label = f"xprbm numpy+{kernels}"
+        role = "xprbm" if kernels == "numba" else "xprbm-generic"
+    return label, device, role
 
 
 def header(machine: dict) -> list[str]:
