@@ -22,3 +22,14 @@ def randomise(rbm: xprbm.RBM, scale: float = 1.0, seed: int = 0) -> xprbm.RBM:
     rbm.hidden_bias = rbm._backend.asarray(scale * g.standard_normal(rbm.n_hidden),
                                            dtype=rbm._dtype)
     return rbm
+
+
+def trainer_state(trainer: xprbm.Trainer) -> dict[str, np.ndarray]:
+    """Host copies of everything an update changes: parameters, momentum, chains."""
+    rbm = trainer.rbm
+    state = {name: to_numpy(rbm, value) for name, value in rbm.parameters().items()}
+    state.update({"vel_" + n: to_numpy(rbm, v) for n, v in trainer.velocity.items()})
+    if trainer.chains is not None:
+        state["chains"] = to_numpy(rbm, trainer.chains)
+        state["hidden_chains"] = to_numpy(rbm, trainer.hidden_chains)
+    return state

@@ -7,6 +7,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from support import trainer_state
 
 import xprbm
 from xprbm import io
@@ -23,16 +24,6 @@ TRAIN = dict(batch_size=16, learning_rate=0.1, momentum=0.9, weight_decay=0.001)
 
 def _data(n: int = 120, seed: int = 0) -> np.ndarray:
     return (np.random.default_rng(seed).random((n, N_VISIBLE)) < 0.35).astype(np.float32)
-
-
-def _state(trainer: xprbm.Trainer) -> dict[str, np.ndarray]:
-    rbm = trainer.rbm
-    state = {name: to_numpy(rbm, v) for name, v in rbm.parameters().items()}
-    state.update({"vel_" + n: to_numpy(rbm, v) for n, v in trainer.velocity.items()})
-    if trainer.chains is not None:
-        state["chains"] = to_numpy(rbm, trainer.chains)
-        state["hidden_chains"] = to_numpy(rbm, trainer.hidden_chains)
-    return state
 
 
 def _saved_model(tmp_path, **kw) -> tuple[xprbm.RBM, object]:
@@ -59,7 +50,7 @@ def test_model_round_trip_on_every_backend(make_rbm, tmp_path):
         assert (loaded.rng.key, loaded.rng.step) == (rbm.rng.key, rbm.rng.step)
 
 
-def test_trainer_round_trip_keeps_all_state(make_rbm, tmp_path):
+def test_trainer_round_trip_keeps_alltrainer_state(make_rbm, tmp_path):
     rbm = make_rbm(N_VISIBLE, N_HIDDEN, seed=5)
     rbm.fit(_data(), epochs=2, validation=0.25, progress=False, **TRAIN)
     trainer = rbm.trainer
@@ -71,7 +62,7 @@ def test_trainer_round_trip_keeps_all_state(make_rbm, tmp_path):
         assert getattr(loaded, attr).state() == getattr(trainer, attr).state()
     assert loaded.history.as_dict().keys() == trainer.history.as_dict().keys()
     np.testing.assert_equal(loaded.history.as_dict(), trainer.history.as_dict())  # NaN-aware
-    before, after = _state(trainer), _state(loaded)
+    before, after = trainer_state(trainer), trainer_state(loaded)
     assert before.keys() == after.keys()
     for name in before:
         np.testing.assert_array_equal(after[name], before[name], err_msg=name)
@@ -83,7 +74,7 @@ def test_training_state_moves_between_backends(tmp_path):
     path = xprbm.save(rbm.trainer, tmp_path / "strict.npz")
     moved = xprbm.load(path, backend="numpy")
     assert moved.rbm.backend == "numpy" and moved.rbm.kernels == "auto"  # numba here
-    before, after = _state(rbm.trainer), _state(moved)
+    before, after = trainer_state(rbm.trainer), trainer_state(moved)
     for name in before:
         np.testing.assert_array_equal(after[name], before[name], err_msg=name)
     moved.run(_data(), epochs=1, progress=False)  # and it trains on
@@ -113,7 +104,7 @@ def test_resume_after_save_load_is_bit_identical(tmp_path, kernels, method):
     resumed = xprbm.load(path)
     resumed.run(X, epochs=2, validation=0.2, progress=False)
 
-    expected, got = _state(straight.trainer), _state(resumed)
+    expected, got = trainer_state(straight.trainer), trainer_state(resumed)
     for name in expected:
         np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
     assert resumed.rng.state() == straight.trainer.rng.state()

@@ -7,7 +7,7 @@ import math
 import numba
 import numpy as np
 import pytest
-from support import to_numpy
+from support import to_numpy, trainer_state
 
 import xprbm
 from xprbm.backend import get_backend
@@ -55,16 +55,6 @@ def _reference_update(state, batch, rng, *, method, k, lr, momentum, decay):
     return new
 
 
-def _snapshot(trainer):
-    rbm = trainer.rbm
-    snap = {name: to_numpy(rbm, value) for name, value in rbm.parameters().items()}
-    snap.update({"vel_" + n: to_numpy(rbm, v) for n, v in trainer.velocity.items()})
-    if trainer.chains is not None:
-        snap["chains"] = to_numpy(rbm, trainer.chains)
-        snap["hidden_chains"] = to_numpy(rbm, trainer.hidden_chains)
-    return snap
-
-
 @pytest.mark.parametrize("method, k", [("cd", 1), ("pcd", 1), ("pcd", 3), ("cd", 2)])
 def test_update_matches_hand_written_reference(make_rbm, method, k):
     rbm = make_rbm(N_VISIBLE, N_HIDDEN, seed=4)
@@ -75,13 +65,13 @@ def test_update_matches_hand_written_reference(make_rbm, method, k):
     Xb = rbm._backend.asarray(X)
     rows = np.array([3, 1, 4, 15, 9, 26])
     for rows_now in (rows, rows[:4]):  # a full batch, then a short one weighted by its size
-        before = _snapshot(trainer)
+        before = trainer_state(trainer)
         rng = CounterRNG(trainer.rng.key, trainer.rng.step)
         trainer._update(Xb, rbm._backend.asarray(rows_now) if rbm.backend != "numpy"
                         else rows_now)
         expected = _reference_update(before, X[rows_now].astype(np.float64), rng,
                                      method=method, k=k, lr=0.3, momentum=0.5, decay=0.01)
-        after = _snapshot(trainer)
+        after = trainer_state(trainer)
         for name in after:
             np.testing.assert_allclose(after[name], expected[name], atol=2e-5, err_msg=name)
         assert trainer.rng.step == rng.step

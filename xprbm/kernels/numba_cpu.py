@@ -45,12 +45,14 @@ def _uniform(base, index):
 
 
 @intrinsic
-def _bits_to_float32(typingctx, bits):
-    """Reinterpret the bits of an int32 as a float32 (lets LLVM vectorise ``_exp``)."""
-    sig = types.float32(types.int32)
+def bits_to_float(typingctx, bits):
+    """Reinterpret the bits of an int32 / int64 as a float32 / float64 (builds ``2**n``
+    without a libm call, so loops around ``exp`` vectorise)."""
+    target = types.float32 if bits.bitwidth == 32 else types.float64
+    sig = target(bits)
 
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float32))
+        return builder.bitcast(args[0], context.get_value_type(target))
 
     return sig, codegen
 
@@ -74,7 +76,7 @@ def _exp(x):
     p = p * f + _C[2]
     p = p * f + _C[1]
     p = p * f + _C[0]
-    return p * _bits_to_float32((np.int32(n) + np.int32(127)) << np.int32(23))
+    return p * bits_to_float(np.int32((np.int32(n) + np.int32(127)) << np.int32(23)))
 
 
 @numba.njit(inline="always")

@@ -16,8 +16,8 @@ import math
 
 import numba
 import numpy as np
-from numba.core import types
-from numba.core.extending import intrinsic
+
+from .numba_cpu import bits_to_float
 
 #: states per parallel segment (each starts from a field computed from scratch)
 SEGMENT = 2048
@@ -32,17 +32,6 @@ _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 # Taylor coefficients of exp(r) for |r| <= ln(2)/2: the 13th term is below 2e-16 relative
 _C = tuple(1.0 / math.factorial(k) for k in range(13))
-
-
-@intrinsic
-def _bits_to_float64(typingctx, bits):
-    """Reinterpret the bits of an int64 as a float64 (builds 2**n without a libm call)."""
-    sig = types.float64(types.int64)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float64))
-
-    return sig, codegen
 
 
 @numba.njit(inline="always")
@@ -64,7 +53,7 @@ def _exp_neg(a):
     p = p * r + _C[2]
     p = p * r + _C[1]
     p = p * r + _C[0]
-    return p * _bits_to_float64((np.int64(n) + np.int64(1023)) << np.int64(52))
+    return p * bits_to_float(np.int64((np.int64(n) + np.int64(1023)) << np.int64(52)))
 
 
 @numba.njit(error_model="numpy", cache=True, nogil=True, fastmath=_FASTMATH)
