@@ -151,24 +151,10 @@ def _mnist(spec: str, binarize: float | str | None, seed: int, download: bool,
 
 
 def _toy(spec: str) -> tuple[np.ndarray, tuple[int, int] | None]:
-    """Rows and image shape of ``xprbm.datasets.bars_and_stripes()`` / ``labeled_shifter()``.
-
-    Accepts what those return: an object with ``X`` (and ``image_shape``), an ``(X, ...)``
-    tuple, or an array.
-    """
-    name = spec.replace("-", "_")
-    make = getattr(datasets, name, None)
-    if make is None:
-        raise ValueError(
-            f"data set {spec!r} is not part of this version of xprbm (xprbm.datasets.{name} "
-            "is missing); use mnist-5k, mnist or a .npy/.npz file"
-        )
-    result = make()
-    if hasattr(result, "X"):
-        X, shape = result.X, getattr(result, "image_shape", None)
-    else:
-        X, shape = (result[0] if isinstance(result, tuple) else result), None
-    return np.asarray(X, dtype=np.float32), None if shape is None else tuple(shape)
+    """Rows and image shape of ``xprbm.datasets.bars_and_stripes()`` / ``labeled_shifter()``."""
+    toy = getattr(datasets, spec.replace("-", "_"))()
+    shape = toy.image_shape
+    return np.asarray(toy.X, dtype=np.float32), None if shape is None else tuple(shape)
 
 
 def _file(spec: str) -> tuple[np.ndarray, tuple[int, int] | None, str]:
@@ -375,27 +361,23 @@ def evaluate(rbm: RBM, data: Data, *, pll_rows: int = 1000, exact_max_units: int
     The pseudo-log-likelihood is the exact sum over units on at most ``pll_rows`` randomly
     chosen rows of each split; the free-energy gap compares equally many random rows of both.
     ``log Z`` is exact when the smaller layer has at most ``exact_max_units`` units, else
-    estimated with ``xprbm.ais`` (lower and upper bounds) when that exists, else unavailable.
+    estimated with :func:`xprbm.ais` (with lower and upper bounds).
     """
     from .metrics import free_energy_gap, pseudo_log_likelihood, reconstruction_error
-    from .partition import exact_log_partition, log_likelihood
+    from .partition import ais, exact_log_partition, log_likelihood
 
     splits = {"train": data.train}
     if data.valid is not None:
         splits["validation"] = data.valid
-    log_z, bounds, method = None, None, "unavailable"
+    bounds = None
     if min(rbm.n_visible, rbm.n_hidden) <= exact_max_units:
         log_z, method = exact_log_partition(rbm, max_units=exact_max_units), "exact"
     else:
-        import xprbm
-
-        ais = getattr(xprbm, "ais", None)
-        if ais is not None:
-            options = {} if ais_betas is None else {"n_betas": ais_betas}
-            estimate = ais(rbm, n_chains=ais_chains, base="data", data=data.train, seed=seed,
-                           progress=progress, **options)
-            log_z, method = float(estimate.log_z), "AIS"
-            bounds = (float(estimate.lower), float(estimate.upper))
+        options = {} if ais_betas is None else {"n_betas": ais_betas}
+        estimate = ais(rbm, n_chains=ais_chains, base="data", data=data.train, seed=seed,
+                       progress=progress, **options)
+        log_z, method = float(estimate.log_z), "AIS"
+        bounds = (float(estimate.lower), float(estimate.upper))
     rows = {}
     xp = rbm.xp
     for name, X in splits.items():
