@@ -273,7 +273,8 @@ class RBM:
             ``batch_size``, ``learning_rate``, ``momentum``, ``weight_decay``, ``shuffle``,
             ``init_visible_bias``, ``monitor_size``) and of :meth:`Trainer.run`
             (``epochs``, ``validation``, ``progress``, ``callback``, ``checkpoint_every``,
-            ``checkpoint_path``).
+            ``checkpoint_path``), and ``seed`` for the training streams (default: the
+            model's seed).
 
         Returns
         -------
