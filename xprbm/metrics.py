@@ -101,7 +101,8 @@ def _exact_pll(rbm: RBM, v: Any, field: Any) -> Any:
                 xp.sum(generic.softplus(xp, flipped), axis=2) - base[r0:r1, None])
             part = part + xp.sum(_log_sigmoid(xp, delta), axis=1)
         parts.append(part)
-    return xp.concat(parts)
+    concat = getattr(xp, "concat", None) or xp.concatenate  # CuPy before NumPy-2 names
+    return concat(parts)
 
 
 def _device(rbm: RBM) -> dict:

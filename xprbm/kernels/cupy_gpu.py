@@ -45,8 +45,9 @@ def _kernels() -> dict[str, Any]:
             "T bias, uint64 base", "T x",
             "x = (xprbm_uniform(base, i) < xprbm_sigmoid(x + bias)) ? T(1) : T(0);",
             "xprbm_bernoulli", preamble=_PREAMBLE),
+        # samples is written, so it is a (raw) output: CuPy makes every input const
         "scaled_sigmoid": cp.ElementwiseKernel(
-            "T bias, T scale, uint64 base, int64 n_sampled, raw T samples", "T x",
+            "T bias, T scale, uint64 base, int64 n_sampled", "T x, raw T samples",
             """
             T p = xprbm_sigmoid(x + bias);
             if (i < n_sampled) samples[i] = (xprbm_uniform(base, i) < p) ? T(1) : T(0);
@@ -79,7 +80,7 @@ def scaled_sigmoid_(x: cp.ndarray, bias: cp.ndarray, row_scale: cp.ndarray, base
     """In place: ``x = row_scale[:, None] * sigmoid(x + bias)`` and ``col_sum += x.sum(0)``;
     the first ``samples.shape[0]`` rows are also drawn into ``samples`` (see the Numba twin)."""
     _kernels()["scaled_sigmoid"](bias, row_scale[:, None], np.uint64(base),
-                                 np.int64(samples.size), samples, x)
+                                 np.int64(samples.size), x, samples)
     col_sum += x.sum(axis=0)
 
 
