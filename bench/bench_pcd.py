@@ -102,19 +102,20 @@ def bench_sklearn(benchmark, rows, case):
     _time(benchmark, case, SklearnEpoch(rows, n_hidden, batch).epoch)
 
 
+def _time_torch_peer(benchmark, rows, case, device, peer):
+    """Time a PyTorch peer (``peer(rows, n_hidden, batch, k, device)``) on CPU or CUDA."""
+    batch, _, n_hidden = SHAPES[case[0]]
+    _time(benchmark, case, peer(rows, n_hidden, batch, case[1], _torch_device(device)).epoch)
+
+
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def bench_rbms(benchmark, rows, case, device):
     pytest.importorskip("rbms")
-    batch, _, n_hidden = SHAPES[case[0]]
-    _time(benchmark, case, RbmsEpoch(rows, n_hidden, batch, case[1],
-                                     _torch_device(device)).epoch)
+    _time_torch_peer(benchmark, rows, case, device, RbmsEpoch)
 
 
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def bench_torch_tutorial(benchmark, rows, case, device):
-    pytest.importorskip("torch")
-    batch, _, n_hidden = SHAPES[case[0]]
-    _time(benchmark, case, TorchTutorialEpoch(rows, n_hidden, batch, case[1],
-                                              _torch_device(device)).epoch)
+    _time_torch_peer(benchmark, rows, case, device, TorchTutorialEpoch)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ._version import __version__
+from .backend import BACKENDS
 
 #: model and training settings of ``xprbm train`` (the defaults when not given)
 TRAIN_DEFAULTS: dict[str, Any] = {
@@ -157,9 +158,12 @@ def _add_train(commands: Any) -> None:
     sub.set_defaults(handler=cmd_train)
 
 
+def _add_backend(sub: argparse.ArgumentParser, help: str) -> None:
+    sub.add_argument("--backend", choices=("auto", *BACKENDS), help=help)
+
+
 def _add_run_options(sub: argparse.ArgumentParser, out_default: str | None = None) -> None:
-    sub.add_argument("--backend", choices=("auto", "numpy", "cupy", "array_api_strict"),
-                     help="where to compute (default auto: cupy with a GPU, else numpy)")
+    _add_backend(sub, "where to compute (default auto: cupy with a GPU, else numpy)")
     sub.add_argument("--seed", type=seed_int, default=0,
                      help="seed of everything random (default 0)")
     sub.add_argument("--out", metavar="DIR", default=out_default, help=(
@@ -187,8 +191,7 @@ def _add_sample(commands: Any) -> None:
                      help="start from random states or from data rows (default random)")
     _add_data(sub, "for --init data; default: the run's own")
     sub.add_argument("--seed", type=seed_int, default=0, help="seed of the chains (default 0)")
-    sub.add_argument("--backend", choices=("auto", "numpy", "cupy", "array_api_strict"),
-                     help="default: the checkpoint's when available, else numpy")
+    _add_backend(sub, "default: the checkpoint's when available, else numpy")
     sub.add_argument("--out", metavar="DIR", help="output directory (default: the checkpoint's)")
     sub.set_defaults(handler=cmd_sample)
 
@@ -211,8 +214,7 @@ def _add_evaluate(commands: Any) -> None:
     sub.add_argument("--ais-betas", type=positive_int, metavar="N",
                      help="AIS temperatures (default: xprbm.ais's)")
     sub.add_argument("--seed", type=seed_int, default=0, help="seed of AIS (default 0)")
-    sub.add_argument("--backend", choices=("auto", "numpy", "cupy", "array_api_strict"),
-                     help="default: the checkpoint's when available, else numpy")
+    _add_backend(sub, "default: the checkpoint's when available, else numpy")
     sub.set_defaults(handler=cmd_evaluate)
 
 
