@@ -3,8 +3,8 @@
 Shapes: (batch 100, 784x256) and (batch 1000, 784x1024); k = 1 and 10. Contenders: xprbm on
 NumPy with Numba kernels and with the generic kernels, xprbm on CuPy (GPU present), the bare
 matrix products of the same updates (NumPy; CuPy on a GPU), scikit-learn's BernoulliRBM (PCD-1
-only), the ``rbms`` package and a PyTorch re-implementation of the tutorial's PCD code (CPU and
-CUDA when present). Time with::
+only), the ``rbms`` package and two PyTorch re-implementations of the tutorial's PCD code, as
+written and with hand-written gradients (CPU and CUDA when present). Time with::
 
     python -m pytest bench/bench_pcd.py --benchmark-enable --benchmark-json=bench.json
     python bench/report.py bench.json
@@ -102,10 +102,12 @@ def bench_sklearn(benchmark, rows, case):
     _time(benchmark, case, SklearnEpoch(rows, n_hidden, batch).epoch)
 
 
-def _time_torch_peer(benchmark, rows, case, device, peer):
-    """Time a PyTorch peer (``peer(rows, n_hidden, batch, k, device)``) on CPU or CUDA."""
+def _time_torch_peer(benchmark, rows, case, device, peer, **options):
+    """Time a PyTorch peer (``peer(rows, n_hidden, batch, k, device, **options)``) on CPU or
+    CUDA."""
     batch, _, n_hidden = SHAPES[case[0]]
-    _time(benchmark, case, peer(rows, n_hidden, batch, case[1], _torch_device(device)).epoch)
+    epoch = peer(rows, n_hidden, batch, case[1], _torch_device(device), **options).epoch
+    _time(benchmark, case, epoch)
 
 
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
@@ -118,4 +120,10 @@ def bench_rbms(benchmark, rows, case, device):
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def bench_torch_tutorial(benchmark, rows, case, device):
-    _time_torch_peer(benchmark, rows, case, device, TorchTutorialEpoch)
+    _time_torch_peer(benchmark, rows, case, device, TorchTutorialEpoch, variant="tutorial")
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def bench_torch_handwritten(benchmark, rows, case, device):
+    _time_torch_peer(benchmark, rows, case, device, TorchTutorialEpoch, variant="handwritten")

@@ -58,21 +58,22 @@ class RbmsEpoch:
 
 
 class TorchTutorialEpoch:
-    """The tutorial's PCD-k in PyTorch (``bench/torch_tutorial.py``): one ``fit`` epoch."""
+    """A PyTorch PCD-k of ``bench/torch_tutorial.py`` (``variant``: ``"tutorial"`` as
+    written, or ``"handwritten"`` gradients): one epoch of updates."""
 
     def __init__(self, X: np.ndarray, n_hidden: int, batch: int, k: int,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", variant: str = "tutorial") -> None:
         import torch
-        from torch_tutorial import TutorialPCD
+        from torch_tutorial import HandWrittenPCD, TutorialPCD
 
         self.torch = torch
-        self.model = TutorialPCD(X.shape[1], n_hidden, batch_size=batch, k=k, device=device)
+        model = {"tutorial": TutorialPCD, "handwritten": HandWrittenPCD}[variant]
+        self.model = model(X.shape[1], n_hidden, batch_size=batch, k=k, device=device)
         data = torch.from_numpy(X).to(self.model.device)  # on the device once, as for xprbm
         self.batches = [data[i:i + batch] for i in range(0, data.shape[0], batch)]
 
     def epoch(self) -> None:
-        with self.torch.no_grad():
-            for batch in self.batches:
-                self.model.update(batch)
+        for batch in self.batches:
+            self.model.update(batch)
         if self.model.device.type == "cuda":
             self.torch.cuda.synchronize()

@@ -25,7 +25,8 @@ CONTENDERS = {
     "bench_gemm_floor_cupy": ("GEMM floor (cupy/cuBLAS)", "floor"),
     "bench_sklearn": ("scikit-learn BernoulliRBM", "peer"),
     "bench_rbms": ("rbms (PyTorch)", "peer"),
-    "bench_torch_tutorial": ("tutorial PCD in PyTorch", "peer"),
+    "bench_torch_tutorial": ("tutorial PCD in PyTorch (as written)", "peer"),
+    "bench_torch_handwritten": ("tutorial PCD in PyTorch, hand-written gradients", "peer"),
 }
 
 

@@ -110,6 +110,24 @@ def test_fast_and_generic_paths_agree_on_numpy():
     np.testing.assert_allclose(models[0].weights, models[1].weights, atol=1e-5)
 
 
+@pytest.mark.parametrize("method", ["pcd", "cd"])
+def test_numba_training_identical_for_one_and_two_threads(method):
+    X = _data(300)
+    params = []
+    previous = numba.get_num_threads()
+    try:
+        for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(threads)
+            rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=4, kernels="numba")
+            rbm.fit(X, epochs=2, batch_size=32, method=method, k=2, weight_decay=1e-3,
+                    progress=False)
+            params.append(rbm.parameters())
+    finally:
+        numba.set_num_threads(previous)
+    for name in params[0]:
+        np.testing.assert_array_equal(params[0][name], params[1][name])
+
+
 def test_numba_samples_identical_for_one_and_two_threads():
     rows = numba_cpu.PARALLEL_MIN_ELEMENTS // 100 + 7  # large enough for the parallel kernel
     field = np.random.default_rng(0).standard_normal((rows, 100)).astype(np.float32)

@@ -153,21 +153,19 @@ def namespace_name(x: Any) -> str:
 SMALL_PRODUCT = 1 << 24
 
 
-def single_thread_blas_if_small(backend_name: str, multiply_adds: int
-                                ) -> contextlib.AbstractContextManager:
-    """Hold NumPy's BLAS at one thread while the products of a loop are small.
+def single_thread_blas_if_small(backend_name: str, multiply_adds: int, *,
+                                always: bool = False) -> contextlib.AbstractContextManager:
+    """Hold NumPy's BLAS at one thread while the products of a loop are small (or ``always``).
 
     Tens of thousands of small products (AIS chains, training a 784x16 model) gain nothing
     from a second BLAS thread on an idle machine and lose a lot on a busy one, where the
     threads wait for each other at every product (a 1,000-step 784x16 AIS run measured 0.3 s
-    on one thread and 20 s on two on a loaded 2-core machine). A no-op for large products,
-    other backends, or without ``threadpoolctl`` (it comes with scikit-learn); the previous
-    limits are restored on exit.
+    on one thread and 20 s on two on a loaded 2-core machine). ``always`` is for code that
+    splits its products over its own threads (the Numba training update). A no-op for large
+    products or other backends; the previous limits are restored on exit.
     """
-    if backend_name != "numpy" or multiply_adds > SMALL_PRODUCT:
+    if backend_name != "numpy" or (multiply_adds > SMALL_PRODUCT and not always):
         return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
     return threadpool_limits(limits=1, user_api="blas")

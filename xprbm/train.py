@@ -6,10 +6,11 @@ rate ``lr`` and weight decay ``d`` (weights only)::
 
     velocity = m * velocity + lr * (gradient - d * parameter);  parameter += velocity
 
-Two implementations share these semantics and the same random draws: a portable generic step
-(array API, any backend) and a fast step (NumPy + Numba, or CuPy) that reuses preallocated
-buffers, stacks the positive and negative phases into single matrix products and fuses the
-elementwise work into kernels.
+Three implementations share these semantics and the same random draws: a portable generic
+step (array API, any backend); a CuPy step that reuses preallocated buffers, stacks the
+positive and negative phases into single matrix products and fuses the elementwise work into
+kernels; and a NumPy step that runs the whole update in one compiled Numba call split over the
+CPU's threads (:mod:`xprbm.kernels.numba_update`).
 """
 
 from __future__ import annotations
@@ -261,7 +262,8 @@ class Trainer:
         batch = self.config.batch_size
         n_batches = -(-n // batch)
         products = single_thread_blas_if_small(
-            rbm.backend, (batch + self.config.chains) * rbm.n_visible * rbm.n_hidden)
+            rbm.backend, (batch + self.config.chains) * rbm.n_visible * rbm.n_hidden,
+            always=rbm.kernel_method == "numba")
         with products, progress_bar(total=epochs * n_batches, enabled=progress,
                                     desc="training", unit="batch") as bar:
             for _ in range(epochs):
@@ -365,10 +367,11 @@ class Trainer:
 
 
 def _make_step(trainer: Trainer) -> Callable[[Any, Any], None]:
-    fused = kernels.fast_module(trainer.rbm.kernel_method)
+    method = trainer.rbm.kernel_method
+    fused = kernels.fast_module(method)
     if fused is None:
         return lambda X, rows: generic_step(trainer, X, rows)
-    return StackedStep(trainer, fused)
+    return (NumbaStep if method == "numba" else StackedStep)(trainer, fused)
 
 
 def generic_step(trainer: Trainer, X: Any, rows: Any) -> None:
@@ -422,8 +425,8 @@ def generic_step(trainer: Trainer, X: Any, rows: Any) -> None:
 
 
 class StackedStep:
-    """The fast update (NumPy + Numba, or CuPy): preallocated buffers, stacked products, fused
-    elementwise kernels.
+    """The fast CuPy update: preallocated buffers, stacked products, fused elementwise kernels
+    (:class:`NumbaStep` reuses its buffers on the CPU).
 
     Same algorithm and random draws as :func:`generic_step`. Buffers hold ``[chains; batch]``
     stacked by rows so that one product gives the weight gradient of both phases::
@@ -439,8 +442,8 @@ class StackedStep:
     ----------
     trainer : Trainer
     fused : module
-        Kernels with the in-place signatures of :mod:`xprbm.kernels.numba_cpu`
-        (``bernoulli_``, ``scaled_sigmoid_``, ``momentum_step``).
+        Kernels with the in-place signatures of :mod:`xprbm.kernels.cupy_gpu`
+        (``gather_rows``, ``bernoulli_``, ``scaled_sigmoid_``, ``momentum_step``).
     """
 
     def __init__(self, trainer: Trainer, fused: Any) -> None:
@@ -512,3 +515,31 @@ class StackedStep:
             (W, b, c), tuple(trainer.velocity[name] for name in PARAMETERS),
             (grads["weights"], grads["visible_bias"], hidden_grad),
             cfg.learning_rate, cfg.momentum, (cfg.weight_decay, 0.0, 0.0))
+
+
+class NumbaStep(StackedStep):
+    """The NumPy + Numba update: the buffers of :class:`StackedStep`, and the whole update in
+    one compiled call split over Numba's threads (:mod:`xprbm.kernels.numba_update`)."""
+
+    def __init__(self, trainer: Trainer, fused: Any) -> None:
+        super().__init__(trainer, fused)
+        from .kernels import numba_update
+
+        self.update = numba_update.update
+
+    def __call__(self, X: Any, rows: Any) -> None:
+        trainer = self.trainer
+        rbm, cfg, rng = trainer.rbm, trainer.config, trainer.rng
+        n_batch = rows.shape[0]
+        pcd = cfg.method == "pcd"
+        n_chains = self.n_chains if pcd else n_batch
+        n_rows = n_chains + n_batch
+        # CD: positive sample, then k visible and k - 1 hidden draws; PCD: the chain's
+        # 2k - 1 draws, then the hidden states kept for the next update: 2k either way
+        bases = np.array([rng.next_base() for _ in range(2 * cfg.k)], dtype=np.uint64)
+        velocity = trainer.velocity
+        self.update(X, rows, self.vis[:n_rows], self.hid[:n_rows], self.hid_chain[:n_chains],
+                    (rbm.weights, rbm.visible_bias, rbm.hidden_bias),
+                    tuple(velocity[name] for name in PARAMETERS),
+                    self._row_scale(n_chains, n_batch), bases, pcd, cfg.k, cfg.learning_rate,
+                    cfg.momentum, cfg.weight_decay)

@@ -1,13 +1,12 @@
-"""Numba CPU kernels: fused sigmoid + Bernoulli draws and fused parameter updates.
+"""Numba CPU kernels: fused sigmoid + Bernoulli draws, uniforms and input checks.
 
 Each element's random number is ``splitmix64(base + (i + 1) * GOLDEN)`` with ``i`` its
 row-major index (see :mod:`xprbm.rng`), so results do not depend on how rows are split
 among threads. Compiled on first use (``cache=True`` keeps the machine code between runs).
 
-The training kernels run on one thread: their arrays (a batch of units) are too small to
-repay waking a thread pool, and a spinning OpenMP pool beside OpenBLAS's own threads slows
-the matrix products on a small machine. Sampling many chains at once (``RBM.sample``) uses
-row-parallel versions above ``PARALLEL_MIN_ELEMENTS`` elements.
+The training update itself lives in :mod:`xprbm.kernels.numba_update`, which inlines the
+sigmoid, exp and uniform helpers defined here. Sampling many chains at once (``RBM.sample``)
+uses row-parallel versions above ``PARALLEL_MIN_ELEMENTS`` elements.
 """
 
 from __future__ import annotations
@@ -28,9 +27,11 @@ _S31 = np.uint64(31)
 _S40 = np.uint64(40)
 _ONE = np.uint64(1)
 
-# error_model="numpy" drops Python's zero-division checks, which block vectorisation
-_jit = numba.njit(error_model="numpy", cache=True, nogil=True)
-_jit_parallel = numba.njit(error_model="numpy", cache=True, nogil=True, parallel=True)
+# error_model="numpy" drops Python's zero-division checks, which block vectorisation;
+# "contract" lets LLVM fuse a * b + c into one FMA (the exp polynomial, the momentum step)
+_OPTIONS = dict(error_model="numpy", cache=True, nogil=True, fastmath={"contract"})
+_jit = numba.njit(**_OPTIONS)
+_jit_parallel = numba.njit(parallel=True, **_OPTIONS)
 #: arrays at least this large use the row-parallel kernels
 PARALLEL_MIN_ELEMENTS = 1 << 20
 
@@ -126,84 +127,6 @@ def bernoulli_(x: np.ndarray, bias: np.ndarray, base: np.uint64) -> None:
     """
     kernel = _bernoulli_parallel if x.size >= PARALLEL_MIN_ELEMENTS else _bernoulli_serial
     kernel(x, bias, base)
-
-
-@_jit
-def scaled_sigmoid_(x, bias, row_scale, base, samples, col_sum):
-    """In place: ``x[i, j] = row_scale[i] * p[i, j]`` with ``p = sigmoid(x + bias)``, and
-    ``col_sum += x.sum(axis=0)`` (the hidden-bias gradient comes for free).
-
-    The first ``samples.shape[0]`` rows are also sampled:
-    ``samples[i, j] = (u < p[i, j])`` with uniforms of draw ``base`` indexed over ``samples``
-    (as :func:`bernoulli_` would draw them from those rows). Pass a (0, n) array for none.
-    """
-    n_rows, n_cols = x.shape
-    n_sampled = samples.shape[0]
-    one = x.dtype.type(1.0)
-    zero = x.dtype.type(0.0)
-    for i in range(n_rows):
-        s = row_scale[i]
-        row = x[i]
-        if i < n_sampled:
-            out = samples[i]
-            for j in range(n_cols):
-                p = _sigmoid(row[j] + bias[j])
-                out[j] = one if _uniform(base, i * n_cols + j) < p else zero
-                value = s * p
-                row[j] = value
-                col_sum[j] += value
-        else:
-            for j in range(n_cols):
-                value = s * _sigmoid(row[j] + bias[j])
-                row[j] = value
-                col_sum[j] += value
-
-
-@_jit
-def _momentum_flat(p, v, g, lr, m, d):
-    for i in range(p.size):
-        vi = m * v[i] + lr * (g[i] - d * p[i])
-        v[i] = vi
-        p[i] += vi
-
-
-@_jit
-def _momentum_all(params, velocities, grads, lr, m, decays):
-    for k in range(len(params)):
-        p = params[k]
-        _momentum_flat(p, velocities[k], grads[k], p.dtype.type(lr), p.dtype.type(m),
-                       p.dtype.type(decays[k]))
-
-
-def momentum_step(params: tuple, velocities: tuple, grads: tuple, learning_rate: float,
-                  momentum: float, decays: tuple) -> None:
-    """For each parameter: ``velocity = momentum * velocity + lr * (grad - decay * param);
-    param += velocity``, in place, all in one call.
-
-    Parameters
-    ----------
-    params, velocities, grads : tuples of C-contiguous arrays (same shapes pairwise)
-    learning_rate, momentum : float
-    decays : tuple of float
-        Weight decay per parameter.
-    """
-    flat = tuple(tuple(a.reshape(-1) for a in group) for group in (params, velocities, grads))
-    _momentum_all(*flat, float(learning_rate), float(momentum),
-                  tuple(float(d) for d in decays))
-
-
-@_jit
-def gather_rows(X, rows, out):
-    """``out[i] = X[rows[i]]`` converted to ``out``'s dtype (X: any numeric dtype, any strides).
-
-    Training data can stay uint8/bool: gathering a quarter of the bytes is what makes random
-    batches cheap next to the matrix products.
-    """
-    for i in range(rows.shape[0]):
-        src = X[rows[i]]
-        dst = out[i]
-        for j in range(src.shape[0]):
-            dst[j] = src[j]
 
 
 def _count_invalid_rows(x, binary):
