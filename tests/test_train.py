@@ -128,6 +128,20 @@ def test_numba_training_identical_for_one_and_two_threads(method):
         np.testing.assert_array_equal(params[0][name], params[1][name])
 
 
+def test_numba_training_holds_every_blas_at_one_thread():
+    """The Numba update splits its products over its own threads; a BLAS thread pool beside
+    it (SciPy's, loaded by the update itself) would fight it for the cores."""
+    pytest.importorskip("threadpoolctl")
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=0, kernels="numba")
+    rbm.fit(_data(60), epochs=1, batch_size=20, progress=False,
+            callback=lambda trainer: seen.extend(
+                pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"))
+    assert seen and set(seen) == {1}  # NumPy's and SciPy's BLAS (one library or two)
+
+
 def test_numba_samples_identical_for_one_and_two_threads():
     rows = numba_cpu.PARALLEL_MIN_ELEMENTS // 100 + 7  # large enough for the parallel kernel
     field = np.random.default_rng(0).standard_normal((rows, 100)).astype(np.float32)

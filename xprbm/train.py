@@ -256,6 +256,8 @@ class Trainer:
         X, valid = self._split_validation(X, validation)
         if self.velocity is None:
             self._initialise(X)
+        if self._step is None:  # before the BLAS limit below: it may load another BLAS
+            self._step = _make_step(self)
         train_monitor = self._monitor_rows(X)
         valid_monitor = None if valid is None else self._monitor_rows(valid)
         n = X.shape[0]

@@ -29,6 +29,7 @@ import numpy as np
 from llvmlite import ir
 from numba.core import types
 from numba.extending import get_cython_function_address, intrinsic
+from scipy.linalg import cython_blas  # noqa: F401  (loads SciPy's BLAS now, see NumbaStep)
 
 from .numba_cpu import _OPTIONS, _exp, _sigmoid, _uniform
 
