@@ -24,9 +24,7 @@ step() {  # step NAME SECONDS COMMAND... : run with a time limit, log rc and wal
 }
 
 : > "$out/summary.txt"
-step env 60 bash -c "nvidia-smi; $py -c 'import cupy, numpy, numba, torch; \
-print(\"cupy\", cupy.__version__, \"numpy\", numpy.__version__, \"numba\", numba.__version__, \
-\"torch\", torch.__version__); print(cupy.cuda.runtime.getDeviceProperties(0)[\"name\"])'"
+step env 60 bash -c "nvidia-smi; $py bench/env_report.py"
 step tests-cupy 150 "$py" -m pytest tests -q -k cupy -p no:cacheprovider
 # GPU rows of every shape, plus CPU xprbm/floor rows of the small shape for a same-run ratio
 step bench-gpu 300 "$py" -m pytest bench/bench_pcd.py -q -p no:cacheprovider \

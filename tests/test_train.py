@@ -142,6 +142,19 @@ def test_numba_training_holds_every_blas_at_one_thread():
     assert seen and set(seen) == {1}  # NumPy's and SciPy's BLAS (one library or two)
 
 
+def test_numba_update_falls_back_to_generic_without_threadpoolctl(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # makes the import fail
+    X = _data(60)
+    fallback = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=2, kernels="numba")
+    with pytest.warns(RuntimeWarning, match="generic update"):
+        fallback.fit(X, epochs=1, batch_size=20, progress=False)
+    generic_model = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=2, kernels="generic")
+    generic_model.fit(X, epochs=1, batch_size=20, progress=False)
+    np.testing.assert_allclose(fallback.weights, generic_model.weights, atol=1e-6)
+
+
 def test_numba_samples_identical_for_one_and_two_threads():
     rows = numba_cpu.PARALLEL_MIN_ELEMENTS // 100 + 7  # large enough for the parallel kernel
     field = np.random.default_rng(0).standard_normal((rows, 100)).astype(np.float32)

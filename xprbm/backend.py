@@ -166,6 +166,8 @@ def single_thread_blas_if_small(backend_name: str, multiply_adds: int, *,
     """
     if backend_name != "numpy" or (multiply_adds > SMALL_PRODUCT and not always):
         return contextlib.nullcontext()
-    from threadpoolctl import threadpool_limits
-
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # a declared dependency; the Numba update refuses to run without it
+        return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")

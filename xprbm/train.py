@@ -19,6 +19,7 @@ import dataclasses
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -373,7 +374,14 @@ def _make_step(trainer: Trainer) -> Callable[[Any, Any], None]:
     fused = kernels.fast_module(method)
     if fused is None:
         return lambda X, rows: generic_step(trainer, X, rows)
-    return (NumbaStep if method == "numba" else StackedStep)(trainer, fused)
+    if method != "numba":
+        return StackedStep(trainer, fused)
+    try:
+        return NumbaStep(trainer, fused)
+    except ImportError as error:  # SciPy and threadpoolctl are dependencies, but may be absent
+        warnings.warn(f"the fast Numba update needs SciPy and threadpoolctl ({error}); "
+                      "training with the generic update instead", RuntimeWarning, stacklevel=3)
+        return lambda X, rows: generic_step(trainer, X, rows)
 
 
 def generic_step(trainer: Trainer, X: Any, rows: Any) -> None:
@@ -468,6 +476,14 @@ class StackedStep:
             trainer.chains = self.vis[: self.n_chains]
             trainer.hidden_chains = self.hid_chain
 
+    def _sizes(self, rows: Any) -> tuple[bool, int, int, int]:
+        """``(pcd, n_batch, n_chains, n_rows)`` of an update on ``rows`` (CD: one chain per
+        batch row; the last batch may be short)."""
+        n_batch = rows.shape[0]
+        pcd = self.trainer.config.method == "pcd"
+        n_chains = self.n_chains if pcd else n_batch
+        return pcd, n_batch, n_chains, n_chains + n_batch
+
     def _row_scale(self, n_chains: int, n_batch: int) -> Any:
         """``[-1/C] * C + [1/b] * b`` on the device (cached per batch size)."""
         if n_batch not in self._row_scales:
@@ -482,10 +498,7 @@ class StackedStep:
         rbm, cfg, rng = trainer.rbm, trainer.config, trainer.rng
         xp = rbm.xp
         W, b, c = rbm.weights, rbm.visible_bias, rbm.hidden_bias
-        n_batch = rows.shape[0]
-        pcd = cfg.method == "pcd"
-        n_chains = self.n_chains if pcd else n_batch
-        n_rows = n_chains + n_batch
+        pcd, n_batch, n_chains, n_rows = self._sizes(rows)
         vis, hid = self.vis[:n_rows], self.hid[:n_rows]
         chain, hid_chain = vis[:n_chains], self.hid_chain[:n_chains]
         scale = self._row_scale(n_chains, n_batch)
@@ -524,18 +537,17 @@ class NumbaStep(StackedStep):
     one compiled call split over Numba's threads (:mod:`xprbm.kernels.numba_update`)."""
 
     def __init__(self, trainer: Trainer, fused: Any) -> None:
-        super().__init__(trainer, fused)
+        import threadpoolctl  # noqa: F401  (holds the BLAS at one thread during the run)
+
         from .kernels import numba_update
 
+        super().__init__(trainer, fused)
         self.update = numba_update.update
 
     def __call__(self, X: Any, rows: Any) -> None:
         trainer = self.trainer
         rbm, cfg, rng = trainer.rbm, trainer.config, trainer.rng
-        n_batch = rows.shape[0]
-        pcd = cfg.method == "pcd"
-        n_chains = self.n_chains if pcd else n_batch
-        n_rows = n_chains + n_batch
+        pcd, n_batch, n_chains, n_rows = self._sizes(rows)
         # CD: positive sample, then k visible and k - 1 hidden draws; PCD: the chain's
         # 2k - 1 draws, then the hidden states kept for the next update: 2k either way
         bases = np.array([rng.next_base() for _ in range(2 * cfg.k)], dtype=np.uint64)
