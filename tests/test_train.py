@@ -142,6 +142,35 @@ def test_numba_training_holds_every_blas_at_one_thread():
     assert seen and set(seen) == {1}  # NumPy's and SciPy's BLAS (one library or two)
 
 
+def test_numba_update_blocks_follow_cores_and_sizes():
+    from xprbm.kernels import numba_update
+
+    cores = numba_update._available_cores()
+    assert numba_update.n_parts(1) == 1
+    assert numba_update.n_parts(10**6) == cores
+    assert numba_update.n_parts(2 * numba_update.MIN_BLOCK_ROWS) == min(cores, 2)
+
+
+@pytest.mark.parametrize("cores", [3, 5])
+@pytest.mark.parametrize("method", ["pcd", "cd"])
+def test_numba_update_with_more_blocks_than_threads(monkeypatch, cores, method):
+    """A machine with more cores splits each update into more (uneven) blocks: the training
+    must agree with the generic update to float32 rounding."""
+    from xprbm.kernels import numba_update
+
+    monkeypatch.setattr(numba_update, "_available_cores", lambda: cores)
+    monkeypatch.setattr(numba_update, "MIN_BLOCK_ROWS", 4)
+    X = _data(200)
+    models = [xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=6, kernels=kern)
+              for kern in ("numba", "generic")]
+    for rbm in models:
+        rbm.fit(X, epochs=2, batch_size=23, n_chains=17, method=method, k=2,
+                weight_decay=1e-3, progress=False)
+    for name in ("weights", "visible_bias", "hidden_bias"):
+        np.testing.assert_allclose(getattr(models[0], name), getattr(models[1], name),
+                                   atol=1e-5, err_msg=name)
+
+
 def test_numba_update_falls_back_to_generic_without_threadpoolctl(monkeypatch):
     import sys
 

@@ -1,19 +1,25 @@
-"""One whole CD-k / PCD-k update in one compiled call, split over the CPU's threads.
+"""One whole CD-k / PCD-k update in one compiled call, split over the CPU's cores.
 
-Every row of the stacked ``[chains; batch]`` matrix goes through the update on its own: the
-batch row is gathered, the chain row runs its k Gibbs steps, and each row's hidden field,
-probabilities and samples depend on that row only. So each thread takes a block of rows and
-runs the whole forward part for it (its own BLAS calls on its rows, then the fused sigmoid and
-Bernoulli kernels while the rows are still in its cache) without meeting the other threads.
-After one barrier, each thread owns a block of visible units for the weight gradient, which
-its gemm accumulates straight into the momentum buffer (``beta = momentum``), then adds to the
-weights; the bias gradients are split the same way.
+Each row of the stacked ``[chains; batch]`` matrix goes through the forward part of the update
+on its own, so the work is split into blocks of rows, one per thread, in stages separated by
+barriers (PCD):
+
+1. each thread gathers its block of batch rows and runs its block of chains through their
+   Gibbs steps (its own BLAS calls on its rows, then the fused sigmoid + Bernoulli kernel);
+2. each thread takes a block of the stacked rows: one product gives both phases' hidden fields,
+   then the probabilities, and the chain rows also draw the next update's hidden states;
+3. each thread owns a block of visible units: its product accumulates the weight gradient
+   straight into the momentum buffer (gemm with ``beta = momentum``), then adds it to the
+   weights; the bias gradients are split the same way.
+
+CD runs its positive phase and the chains' final fields in stage 1 and skips stage 2.
 
 The matrix products call SciPy's BLAS (``scipy.linalg.cython_blas``) from inside the compiled
 code, one thread per call: the caller holds BLAS at one thread (threadpoolctl) so that the
-only thread pool is Numba's. The split is fixed (:data:`N_PARTS` blocks, run on up to that
-many threads) and every sum over rows runs in row order, so results do not depend on the
-number of threads.
+only thread pool is Numba's. The number of blocks depends on the cores the process may use
+and on the sizes, never on the number of threads, and every sum over rows runs in row order,
+so results do not change with the thread count (a block of a product may round differently
+from a block of another size, so another core count may change the last bits).
 
 The random draws are those of :mod:`xprbm.kernels.numba_cpu` (element ``i`` of a draw uses
 counter ``i``, row-major over the array the draw fills), so the update draws exactly the
@@ -23,6 +29,7 @@ uniforms of :func:`xprbm.train.generic_step`.
 from __future__ import annotations
 
 import functools
+import os
 
 import numba
 import numpy as np
@@ -34,10 +41,8 @@ from scipy.linalg import cython_blas  # noqa: F401  (loads SciPy's BLAS now, see
 from .numba_cpu import _OPTIONS, _exp, _sigmoid, _uniform
 
 _jit_parallel = numba.njit(parallel=True, **_OPTIONS)
-#: every update is split into this many blocks of rows (and of units), whatever the number of
-#: threads: BLAS may sum a block of a product differently from a block of another size, so a
-#: fixed split is what keeps results identical on any thread count
-N_PARTS = 2
+#: blocks of rows are at least this tall (smaller products waste the BLAS kernels)
+MIN_BLOCK_ROWS = 32
 _inline = numba.njit(inline="always")
 
 
@@ -59,6 +64,20 @@ def _call_gemm(typingctx, address, pointers):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+def n_parts(n_rows: int) -> int:
+    """Blocks an update of ``n_rows`` stacked rows is split into: one per core this process
+    may run on (not per thread, so that results do not depend on the thread count), each at
+    least :data:`MIN_BLOCK_ROWS` rows tall, at least 1."""
+    return max(1, min(_available_cores(), n_rows // MIN_BLOCK_ROWS))
+
+
+@functools.cache
+def _available_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 @functools.cache
@@ -283,4 +302,4 @@ def update(X: np.ndarray, rows: np.ndarray, vis: np.ndarray, hid: np.ndarray,
     vel_W, vel_b, vel_c = velocities
     _update(gemm_address(W.dtype), X, rows, vis, hid, hid_chain, W, b, c, vel_W, vel_b, vel_c,
             scale, bases, bool(pcd), int(k), float(learning_rate), float(momentum),
-            float(weight_decay), N_PARTS)
+            float(weight_decay), n_parts(vis.shape[0]))
