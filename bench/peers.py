@@ -73,6 +73,8 @@ class TorchTutorialEpoch:
         self.batches = [data[i:i + batch] for i in range(0, data.shape[0], batch)]
 
     def epoch(self) -> None:
+        if hasattr(self.model, "monitoring_costs"):  # the tutorial averages them per epoch
+            self.model.monitoring_costs.clear()
         for batch in self.batches:
             self.model.update(batch)
         if self.model.device.type == "cuda":

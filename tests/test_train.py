@@ -171,6 +171,18 @@ def test_numba_update_with_more_blocks_than_threads(monkeypatch, cores, method):
                                    atol=1e-5, err_msg=name)
 
 
+@pytest.mark.parametrize("layout", ["fortran", "transposed"])
+def test_numba_update_with_weights_that_are_not_c_ordered(layout):
+    X = _data(120)
+    models = [xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=8, kernels=kern)
+              for kern in ("numba", "generic")]
+    for rbm in models:
+        W = rbm.weights
+        rbm.weights = np.asfortranarray(W) if layout == "fortran" else np.ascontiguousarray(W.T).T
+        rbm.fit(X, epochs=2, batch_size=20, progress=False)
+    np.testing.assert_allclose(models[0].weights, models[1].weights, atol=1e-5)
+
+
 def test_numba_update_falls_back_to_generic_without_threadpoolctl(monkeypatch):
     import sys
 

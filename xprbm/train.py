@@ -552,6 +552,12 @@ class NumbaStep(StackedStep):
         # 2k - 1 draws, then the hidden states kept for the next update: 2k either way
         bases = np.array([rng.next_base() for _ in range(2 * cfg.k)], dtype=np.uint64)
         velocity = trainer.velocity
+        # BLAS reads the weights and their velocity as C-ordered matrices: a user may have
+        # assigned a Fortran-ordered or transposed array
+        if not rbm.weights.flags.c_contiguous:
+            rbm.weights = np.ascontiguousarray(rbm.weights)
+        if not velocity["weights"].flags.c_contiguous:
+            velocity["weights"] = np.ascontiguousarray(velocity["weights"])
         self.update(X, rows, self.vis[:n_rows], self.hid[:n_rows], self.hid_chain[:n_chains],
                     (rbm.weights, rbm.visible_bias, rbm.hidden_bias),
                     tuple(velocity[name] for name in PARAMETERS),

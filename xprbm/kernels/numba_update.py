@@ -47,20 +47,29 @@ _inline = numba.njit(inline="always")
 
 
 @intrinsic
-def _call_gemm(typingctx, address, pointers):
-    """Call the Fortran ``?gemm`` at ``address`` with its 13 pointer arguments (integers).
+def _call_gemm(typingctx, address, flags, sizes, scalars, a, b, c):
+    """Call the Fortran ``?gemm`` at ``address``: ``flags`` holds transa, transb; ``sizes``
+    m, n, k, lda, ldb, ldc; ``scalars`` alpha, beta; ``a``, ``b``, ``c`` start the matrices.
 
-    The address is an argument, not a global, so the compiled code can be cached on disk.
+    The small arrays are arguments, so they stay alive for the whole call; the address is an
+    argument, not a global, so the compiled code can be cached on disk.
     """
-    sig = types.void(address, pointers)
+    sig = types.void(address, flags, sizes, scalars, a, b, c)
 
     def codegen(context, builder, signature, args):
-        address_value, pointer_values = args
+        address_value = args[0]
         void_pointer = ir.IntType(8).as_pointer()
+
+        def data(index, offset=0):
+            array = context.make_array(signature.args[index])(context, builder, args[index])
+            return builder.bitcast(builder.gep(array.data, [context.get_constant(
+                types.intp, offset)]), void_pointer)
+
+        pointers = [data(1, 0), data(1, 1), data(2, 0), data(2, 1), data(2, 2), data(3, 0),
+                    data(4), data(2, 3), data(5), data(2, 4), data(3, 1), data(6), data(2, 5)]
         function_type = ir.FunctionType(ir.VoidType(), [void_pointer] * 13)
         function = builder.inttoptr(address_value, function_type.as_pointer())
-        builder.call(function, [builder.inttoptr(builder.extract_value(pointer_values, i),
-                                                 void_pointer) for i in range(13)])
+        builder.call(function, pointers)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -95,7 +104,8 @@ def _gemm(address, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ld
     """Row-major ``C (m x n) = alpha * op(A) @ op(B) + beta * C`` with op = transpose when
     ``trans_*``; ``a``, ``b``, ``c`` are arrays whose first element starts the matrix.
 
-    Column-major BLAS sees the transposes, so it computes ``C.T = op(B).T @ op(A).T``.
+    Column-major BLAS sees the transposes, so it computes ``C.T = op(B).T @ op(A).T``: the
+    operands swap places, and so do their flags and leading dimensions.
     """
     flags = np.empty(2, np.uint8)
     flags[0] = _T if trans_b else _N
@@ -105,11 +115,7 @@ def _gemm(address, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ld
     sizes[3], sizes[4], sizes[5] = ldb, lda, ldc
     scalars = np.empty(2, c.dtype)
     scalars[0], scalars[1] = alpha, beta
-    f, z, s = flags.ctypes.data, sizes.ctypes.data, scalars.ctypes.data
-    _call_gemm(address, (f, f + 1, z, z + 4, z + 8, s, b.ctypes.data, z + 12, a.ctypes.data,
-                         z + 16, s + scalars.itemsize, c.ctypes.data, z + 20))
-    # the small arrays must outlive the call
-    return flags[0] + sizes[0] + scalars[0]
+    _call_gemm(address, flags, sizes, scalars, b, a, c)
 
 
 @_inline
@@ -143,10 +149,10 @@ def _bernoulli_rows(x, bias, base, lo, hi):
 
 
 @_inline
-def _scaled_sigmoid_rows(x, bias, scale, lo, hi, samples, sample_offset, base):
+def _scaled_sigmoid_rows(x, bias, scale, lo, hi, samples, sample_offset, draw, base):
     """Rows ``lo:hi`` of ``x``: ``x[i] = scale[i] * p[i]`` with ``p = sigmoid(x + bias)``.
 
-    When ``base`` is non-zero, row ``i`` with ``0 <= i - sample_offset < len(samples)`` is
+    With ``draw``, row ``i`` with ``0 <= i - sample_offset < len(samples)`` is
     also drawn: ``samples[i - sample_offset] = (u < p[i])``, counters row-major over
     ``samples``.
     """
@@ -156,7 +162,7 @@ def _scaled_sigmoid_rows(x, bias, scale, lo, hi, samples, sample_offset, base):
         s = scale[i]
         row = x[i]
         r = i - sample_offset
-        if base != 0 and 0 <= r < samples.shape[0]:
+        if draw and 0 <= r < samples.shape[0]:
             out = samples[r]
             for j in range(n_cols):
                 p = _sigmoid(row[j] + bias[j])
@@ -193,7 +199,7 @@ def _chain_rows(address, X, rows, vis, hid, hid_chain, W, b, c, scale, bases, pc
     if not pcd:  # CD: chain row i starts from the hidden sample of batch row i
         _rows_times_weights(address, vis, W, hid, n_chains + d_lo, n_chains + d_hi)
         _scaled_sigmoid_rows(hid, c, scale, n_chains + d_lo, n_chains + d_hi, hid_chain,
-                             n_chains, bases[0])
+                             n_chains, True, bases[0])
         draw = 1
     for step in range(k):
         _rows_times_weights_t(address, hid_chain, W, vis, c_lo, c_hi)
@@ -205,7 +211,7 @@ def _chain_rows(address, X, rows, vis, hid, hid_chain, W, b, c, scale, bases, pc
             draw += 1
     if not pcd:
         _rows_times_weights(address, vis, W, hid, c_lo, c_hi)
-        _scaled_sigmoid_rows(hid, c, scale, c_lo, c_hi, hid_chain, 0, np.uint64(0))
+        _scaled_sigmoid_rows(hid, c, scale, c_lo, c_hi, hid_chain, 0, False, np.uint64(0))
 
 
 @numba.njit(**_OPTIONS)
@@ -214,7 +220,7 @@ def _stacked_fields(address, vis, hid, hid_chain, W, c, scale, base, n_parts, pa
     hidden fields, then probabilities; chain rows also draw the next hidden states."""
     lo, hi = _block(vis.shape[0], n_parts, part)
     _rows_times_weights(address, vis, W, hid, lo, hi)
-    _scaled_sigmoid_rows(hid, c, scale, lo, hi, hid_chain, 0, base)
+    _scaled_sigmoid_rows(hid, c, scale, lo, hi, hid_chain, 0, True, base)
 
 
 @numba.njit(**_OPTIONS)
