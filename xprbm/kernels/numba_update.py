@@ -286,7 +286,7 @@ def update(X: np.ndarray, rows: np.ndarray, vis: np.ndarray, hid: np.ndarray,
 
     Parameters
     ----------
-    X : ndarray, shape (n_samples, n_visible), C-contiguous, any numeric dtype
+    X : ndarray, shape (n_samples, n_visible), any layout, any numeric dtype
         Training rows (binary); batches are gathered and converted on the fly.
     rows : ndarray of int64, shape (b,)
     vis : ndarray, shape (C + b, n_visible)
@@ -296,6 +296,7 @@ def update(X: np.ndarray, rows: np.ndarray, vis: np.ndarray, hid: np.ndarray,
     hid_chain : ndarray, shape (C, n_hidden)
         PCD: hidden states of the chains, drawn at the end of the previous update.
     params, velocities : (W (n_visible, n_hidden), b (n_visible,), c (n_hidden,))
+        The weights and their velocity must be C-contiguous: BLAS reads them as such.
     scale : ndarray, shape (C + b,)
         ``-1/C`` for chain rows, ``+1/b`` for batch rows.
     bases : ndarray of uint64
@@ -306,6 +307,8 @@ def update(X: np.ndarray, rows: np.ndarray, vis: np.ndarray, hid: np.ndarray,
     """
     W, b, c = params
     vel_W, vel_b, vel_c = velocities
+    if not (W.flags.c_contiguous and vel_W.flags.c_contiguous):
+        raise ValueError("the weights and their velocity must be C-contiguous arrays")
     _update(gemm_address(W.dtype), X, rows, vis, hid, hid_chain, W, b, c, vel_W, vel_b, vel_c,
             scale, bases, bool(pcd), int(k), float(learning_rate), float(momentum),
             float(weight_decay), n_parts(vis.shape[0]))
