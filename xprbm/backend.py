@@ -155,7 +155,8 @@ SMALL_PRODUCT = 1 << 24
 
 def single_thread_blas_if_small(backend_name: str, multiply_adds: int, *,
                                 always: bool = False) -> contextlib.AbstractContextManager:
-    """Hold NumPy's BLAS at one thread while the products of a loop are small (or ``always``).
+    """Hold every BLAS (NumPy's, SciPy's) at one thread while a loop's products are small
+    (or ``always``).
 
     Tens of thousands of small products (AIS chains, training a 784x16 model) gain nothing
     from a second BLAS thread on an idle machine and lose a lot on a busy one, where the
