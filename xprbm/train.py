@@ -377,7 +377,7 @@ def _make_step(trainer: Trainer) -> Callable[[Any, Any], None]:
     if method != "numba":
         return StackedStep(trainer, fused)
     try:
-        return NumbaStep(trainer, fused)
+        return NumbaStep(trainer)
     except ImportError as error:  # SciPy and threadpoolctl are dependencies, but may be absent
         warnings.warn(f"the fast Numba update needs SciPy and threadpoolctl ({error}); "
                       "training with the generic update instead", RuntimeWarning, stacklevel=3)
@@ -434,30 +434,20 @@ def generic_step(trainer: Trainer, X: Any, rows: Any) -> None:
         setattr(rbm, name, param + velocity)
 
 
-class StackedStep:
-    """The fast CuPy update: preallocated buffers, stacked products, fused elementwise kernels
-    (:class:`NumbaStep` reuses its buffers on the CPU).
+class StackedBuffers:
+    """Preallocated ``[chains; batch]`` buffers shared by the fast updates.
 
-    Same algorithm and random draws as :func:`generic_step`. Buffers hold ``[chains; batch]``
-    stacked by rows so that one product gives the weight gradient of both phases::
-
-        hid = rowscale * sigmoid(vis @ W + c)     rowscale = -1/C (chains), +1/b (data)
-        grad_W = vis.T @ hid,  grad_b = rowscale @ vis,  grad_c = sum(hid) (summed by the
-        sigmoid kernel as it writes ``hid``)
-
-    For PCD the chains live in the first rows of ``vis`` (``trainer.chains`` is a view) and
-    ``trainer.hidden_chains`` is this object's hidden-state buffer.
+    ``vis`` (rows, n_visible) and ``hid`` (rows, n_hidden) hold the chains stacked above the
+    batch, so that one product serves both phases; ``hid_chain`` (n_chains, n_hidden) holds
+    the chains' hidden states. For PCD the chains live in the first rows of ``vis``
+    (``trainer.chains`` is a view) and ``trainer.hidden_chains`` is ``hid_chain``.
 
     Parameters
     ----------
     trainer : Trainer
-    fused : module
-        Kernels with the in-place signatures of :mod:`xprbm.kernels.cupy_gpu`
-        (``gather_rows``, ``bernoulli_``, ``scaled_sigmoid_``, ``momentum_step``).
     """
 
-    def __init__(self, trainer: Trainer, fused: Any) -> None:
-        self.fused = fused
+    def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
         rbm, cfg = trainer.rbm, trainer.config
         xp, dtype = rbm.xp, rbm._dtype
@@ -467,8 +457,6 @@ class StackedStep:
         self.vis = xp.empty((rows, rbm.n_visible), dtype=dtype)
         self.hid = xp.empty((rows, rbm.n_hidden), dtype=dtype)
         self.hid_chain = xp.empty((self.n_chains, rbm.n_hidden), dtype=dtype)
-        self.no_samples = xp.empty((0, rbm.n_hidden), dtype=dtype)
-        self.grads = {name: xp.empty_like(value) for name, value in rbm.parameters().items()}
         self._row_scales: dict[int, Any] = {}
         if cfg.method == "pcd":
             self.vis[: self.n_chains] = trainer.chains
@@ -492,6 +480,32 @@ class StackedStep:
             self._row_scales[n_batch] = self.trainer.rbm._backend.asarray(
                 scale, dtype=self.trainer.rbm._dtype)
         return self._row_scales[n_batch]
+
+
+class StackedStep(StackedBuffers):
+    """The fast CuPy update: the stacked buffers, stacked products, fused elementwise kernels.
+
+    Same algorithm and random draws as :func:`generic_step`::
+
+        hid = rowscale * sigmoid(vis @ W + c)     rowscale = -1/C (chains), +1/b (data)
+        grad_W = vis.T @ hid,  grad_b = rowscale @ vis,  grad_c = sum(hid) (summed by the
+        sigmoid kernel as it writes ``hid``)
+
+    Parameters
+    ----------
+    trainer : Trainer
+    fused : module
+        Kernels with the in-place signatures of :mod:`xprbm.kernels.cupy_gpu`
+        (``gather_rows``, ``bernoulli_``, ``scaled_sigmoid_``, ``momentum_step``).
+    """
+
+    def __init__(self, trainer: Trainer, fused: Any) -> None:
+        super().__init__(trainer)
+        self.fused = fused
+        xp, dtype = trainer.rbm.xp, trainer.rbm._dtype
+        self.no_samples = xp.empty((0, trainer.rbm.n_hidden), dtype=dtype)
+        self.grads = {name: xp.empty_like(value)
+                      for name, value in trainer.rbm.parameters().items()}
 
     def __call__(self, X: Any, rows: Any) -> None:
         trainer, fused = self.trainer, self.fused
@@ -532,16 +546,16 @@ class StackedStep:
             cfg.learning_rate, cfg.momentum, (cfg.weight_decay, 0.0, 0.0))
 
 
-class NumbaStep(StackedStep):
-    """The NumPy + Numba update: the buffers of :class:`StackedStep`, and the whole update in
-    one compiled call split over Numba's threads (:mod:`xprbm.kernels.numba_update`)."""
+class NumbaStep(StackedBuffers):
+    """The NumPy + Numba update: the stacked buffers, and the whole update in one compiled
+    call split over Numba's threads (:mod:`xprbm.kernels.numba_update`)."""
 
-    def __init__(self, trainer: Trainer, fused: Any) -> None:
+    def __init__(self, trainer: Trainer) -> None:
         import threadpoolctl  # noqa: F401  (holds the BLAS at one thread during the run)
 
         from .kernels import numba_update
 
-        super().__init__(trainer, fused)
+        super().__init__(trainer)
         self.update = numba_update.update
 
     def __call__(self, X: Any, rows: Any) -> None:

@@ -93,15 +93,22 @@ def _uniform_rows(base, out):
             out[i, j] = _uniform(base, i * n_cols + j)
 
 
+@numba.njit(inline="always")
+def _draw_row(row, bias, base, first):
+    """In place: ``row[j] = (u < sigmoid(row[j] + bias[j]))`` with the uniform of counter
+    ``first + j`` (``first`` = the row's first row-major index in the drawn array)."""
+    one = row.dtype.type(1.0)
+    for j in range(row.shape[0]):
+        t = min(max(row[j] + bias[j], np.float32(-88.0)), np.float32(88.0))
+        u = _uniform(base, first + j)
+        # u < 1 / (1 + e) without the division
+        row[j] = one if u + u * _exp(-t) < one else row.dtype.type(0.0)
+
+
 def _bernoulli_rows(x, bias, base):
-    n_rows, n_cols = x.shape
-    one = x.dtype.type(1.0)
-    zero = x.dtype.type(0.0)
-    for i in numba.prange(n_rows):
-        row = x[i]
-        for j in range(n_cols):
-            p = _sigmoid(row[j] + bias[j])
-            row[j] = one if _uniform(base, i * n_cols + j) < p else zero
+    n_cols = x.shape[1]
+    for i in numba.prange(x.shape[0]):
+        _draw_row(x[i], bias, base, i * n_cols)
 
 
 _uniform_serial, _uniform_parallel = _jit(_uniform_rows), _jit_parallel(_uniform_rows)

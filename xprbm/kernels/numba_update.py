@@ -38,7 +38,7 @@ from numba.core import types
 from numba.extending import get_cython_function_address, intrinsic
 from scipy.linalg import cython_blas  # noqa: F401  (loads SciPy's BLAS now, see NumbaStep)
 
-from .numba_cpu import _OPTIONS, _exp, _sigmoid, _uniform
+from .numba_cpu import _OPTIONS, _draw_row, _sigmoid, _uniform
 
 _jit_parallel = numba.njit(parallel=True, **_OPTIONS)
 #: blocks of rows are at least this tall (smaller products waste the BLAS kernels)
@@ -137,15 +137,8 @@ def _rows_times_weights_t(address, hid, W, out, lo, hi):
 @_inline
 def _bernoulli_rows(x, bias, base, lo, hi):
     """Rows ``lo:hi`` of ``x``: fields in, samples ``u < sigmoid(x + bias)`` out."""
-    n_cols = x.shape[1]
-    one = x.dtype.type(1.0)
     for i in range(lo, hi):
-        row = x[i]
-        for j in range(n_cols):
-            t = min(max(row[j] + bias[j], np.float32(-88.0)), np.float32(88.0))
-            u = _uniform(base, i * n_cols + j)
-            # u < 1 / (1 + e) without the division
-            row[j] = one if u + u * _exp(-t) < one else x.dtype.type(0.0)
+        _draw_row(x[i], bias, base, i * x.shape[1])
 
 
 @_inline
@@ -296,7 +289,8 @@ def update(X: np.ndarray, rows: np.ndarray, vis: np.ndarray, hid: np.ndarray,
     hid_chain : ndarray, shape (C, n_hidden)
         PCD: hidden states of the chains, drawn at the end of the previous update.
     params, velocities : (W (n_visible, n_hidden), b (n_visible,), c (n_hidden,))
-        The weights and their velocity must be C-contiguous: BLAS reads them as such.
+        The weights and their velocity must be C-contiguous: BLAS reads them as such
+        (:class:`xprbm.train.NumbaStep` makes sure of it).
     scale : ndarray, shape (C + b,)
         ``-1/C`` for chain rows, ``+1/b`` for batch rows.
     bases : ndarray of uint64
@@ -307,8 +301,6 @@ def update(X: np.ndarray, rows: np.ndarray, vis: np.ndarray, hid: np.ndarray,
     """
     W, b, c = params
     vel_W, vel_b, vel_c = velocities
-    if not (W.flags.c_contiguous and vel_W.flags.c_contiguous):
-        raise ValueError("the weights and their velocity must be C-contiguous arrays")
     _update(gemm_address(W.dtype), X, rows, vis, hid, hid_chain, W, b, c, vel_W, vel_b, vel_c,
             scale, bases, bool(pcd), int(k), float(learning_rate), float(momentum),
             float(weight_decay), n_parts(vis.shape[0]))
