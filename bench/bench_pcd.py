@@ -71,8 +71,11 @@ def bench_xprbm_numpy(benchmark, rows, case, kernels):
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def bench_xprbm_cupy(benchmark, rows, case):
+@pytest.mark.parametrize("launches", ["graph", "direct"])
+def bench_xprbm_cupy(benchmark, monkeypatch, rows, case, launches):
+    """xprbm on CuPy, replaying a CUDA graph per update, or launch by launch."""
     _cupy()
+    monkeypatch.setenv("XPRBM_CUDA_GRAPHS", "1" if launches == "graph" else "0")
     _time(benchmark, case, _xprbm_epoch(rows, case, "cupy", "auto"))
 
 

@@ -32,7 +32,8 @@ CONTENDERS = {
 
 def classify(name: str) -> tuple[str, str, str]:
     """``(label, device, role)`` of a benchmark test name such as
-    ``bench_rbms[pcd1-b100-784x256-cpu]`` or ``bench_xprbm_numpy[pcd1-b100-784x256-numba]``."""
+    ``bench_rbms[pcd1-b100-784x256-cpu]``, ``bench_xprbm_numpy[pcd1-b100-784x256-numba]`` or
+    ``bench_xprbm_cupy[pcd1-b100-784x256-direct]``."""
     function, _, params = name.partition("[")
     tokens = params.rstrip("]").split("-")
     label, role = CONTENDERS.get(function, (function, "other"))
@@ -41,6 +42,8 @@ def classify(name: str) -> tuple[str, str, str]:
         kernels = "numba" if "numba" in tokens else "generic"
         label = f"xprbm numpy+{kernels}"
         role = "xprbm" if kernels == "numba" else "xprbm-generic"
+    if function == "bench_xprbm_cupy" and "direct" in tokens:
+        label, role = "xprbm cupy, launch by launch (no CUDA graph)", "xprbm-direct"
     return label, device, role
 
 

@@ -37,6 +37,13 @@ def backend(request):
 
 
 @pytest.fixture
+def cupy_device():
+    """Skip unless CuPy answers with a CUDA device (for tests of the CuPy path alone)."""
+    if not _available("cupy"):
+        pytest.skip("CuPy needs a CUDA device")
+
+
+@pytest.fixture
 def make_rbm(backend):
     """Factory ``make_rbm(n_visible, n_hidden, **kw)`` on the parametrised backend."""
     name, kernels = BACKENDS[backend]

@@ -110,6 +110,46 @@ def test_fast_and_generic_paths_agree_on_numpy():
     np.testing.assert_allclose(models[0].weights, models[1].weights, atol=1e-5)
 
 
+
+def _train_cupy(method, kernels, replace_weights=False):
+    """Two epochs of 7 full batches and a short one, optionally with the weights replaced by
+    a new array before a third epoch; returns the model."""
+    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=1, backend="cupy", kernels=kernels)
+    rbm.fit(_data(300), epochs=2, batch_size=40, method=method, k=2, learning_rate=0.1,
+            momentum=0.5, weight_decay=0.01, progress=False)
+    if replace_weights:
+        rbm.weights = rbm.weights * 0.5  # new memory: a captured graph must not write the old
+        rbm.trainer.run(rbm._backend.asarray(_data(300)), epochs=1, progress=False)
+    return rbm
+
+
+@pytest.mark.parametrize("method", ["pcd", "cd"])
+@pytest.mark.parametrize("replace_weights", [False, True])
+def test_cupy_graph_update_matches_generic(cupy_device, method, replace_weights):
+    fast = _train_cupy(method, "cupy", replace_weights)
+    reference = _train_cupy(method, "generic", replace_weights)
+    step = fast.trainer._step
+    assert step.graph is not None, "full batches should replay a captured CUDA graph"
+    assert step.graph_signature[1] == fast.weights.data.ptr
+    for name in ("weights", "visible_bias", "hidden_bias"):
+        np.testing.assert_allclose(to_numpy(fast, getattr(fast, name)),
+                                   to_numpy(reference, getattr(reference, name)), atol=2e-5,
+                                   err_msg=name)
+    if method == "pcd":
+        np.testing.assert_array_equal(to_numpy(fast, fast.trainer.chains),
+                                      to_numpy(reference, reference.trainer.chains))
+
+
+@pytest.mark.parametrize("method", ["pcd", "cd"])
+def test_cupy_graph_replay_identical_to_launch_by_launch(cupy_device, monkeypatch, method):
+    graph = _train_cupy(method, "cupy", replace_weights=True)
+    monkeypatch.setenv("XPRBM_CUDA_GRAPHS", "0")
+    direct = _train_cupy(method, "cupy", replace_weights=True)
+    assert direct.trainer._step.graph is None
+    for name in ("weights", "visible_bias", "hidden_bias"):
+        np.testing.assert_array_equal(to_numpy(graph, getattr(graph, name)),
+                                      to_numpy(direct, getattr(direct, name)), err_msg=name)
+
 @pytest.mark.parametrize("method", ["pcd", "cd"])
 def test_numba_training_identical_for_one_and_two_threads(method):
     X = _data(300)

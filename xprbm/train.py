@@ -371,11 +371,10 @@ class Trainer:
 
 def _make_step(trainer: Trainer) -> Callable[[Any, Any], None]:
     method = trainer.rbm.kernel_method
-    fused = kernels.fast_module(method)
-    if fused is None:
-        return lambda X, rows: generic_step(trainer, X, rows)
+    if method == "cupy":
+        return CupyStep(trainer)
     if method != "numba":
-        return StackedStep(trainer, fused)
+        return lambda X, rows: generic_step(trainer, X, rows)
     try:
         return NumbaStep(trainer)
     except ImportError as error:  # SciPy and threadpoolctl are dependencies, but may be absent
@@ -434,6 +433,21 @@ def generic_step(trainer: Trainer, X: Any, rows: Any) -> None:
         setattr(rbm, name, param + velocity)
 
 
+def _contiguous_parameters(trainer: Trainer) -> None:
+    """Make every parameter and velocity C-contiguous in place of the trainer's arrays.
+
+    The fast updates hand raw memory to BLAS and to compiled kernels as C-ordered arrays, and
+    a user may have assigned a Fortran-ordered or transposed array.
+    """
+    rbm, velocity = trainer.rbm, trainer.velocity
+    xp = rbm.xp
+    for name in PARAMETERS:
+        if not getattr(rbm, name).flags.c_contiguous:
+            setattr(rbm, name, xp.ascontiguousarray(getattr(rbm, name)))
+        if not velocity[name].flags.c_contiguous:
+            velocity[name] = xp.ascontiguousarray(velocity[name])
+
+
 class StackedBuffers:
     """Preallocated ``[chains; batch]`` buffers shared by the fast updates.
 
@@ -464,10 +478,9 @@ class StackedBuffers:
             trainer.chains = self.vis[: self.n_chains]
             trainer.hidden_chains = self.hid_chain
 
-    def _sizes(self, rows: Any) -> tuple[bool, int, int, int]:
-        """``(pcd, n_batch, n_chains, n_rows)`` of an update on ``rows`` (CD: one chain per
-        batch row; the last batch may be short)."""
-        n_batch = rows.shape[0]
+    def _sizes(self, n_batch: int) -> tuple[bool, int, int, int]:
+        """``(pcd, n_batch, n_chains, n_rows)`` of an update on ``n_batch`` rows (CD: one
+        chain per batch row; the last batch may be short)."""
         pcd = self.trainer.config.method == "pcd"
         n_chains = self.n_chains if pcd else n_batch
         return pcd, n_batch, n_chains, n_chains + n_batch
@@ -482,68 +495,135 @@ class StackedBuffers:
         return self._row_scales[n_batch]
 
 
-class StackedStep(StackedBuffers):
-    """The fast CuPy update: the stacked buffers, stacked products, fused elementwise kernels.
+class CupyStep(StackedBuffers):
+    """The CuPy update: the stacked buffers, cuBLAS products, fused kernels, a CUDA graph.
 
     Same algorithm and random draws as :func:`generic_step`::
 
         hid = rowscale * sigmoid(vis @ W + c)     rowscale = -1/C (chains), +1/b (data)
-        grad_W = vis.T @ hid,  grad_b = rowscale @ vis,  grad_c = sum(hid) (summed by the
-        sigmoid kernel as it writes ``hid``)
+        vW = momentum * vW + lr * vis.T @ hid     (one product, beta = momentum)
+        vb = momentum * vb + lr * rowscale @ vis,  vc = momentum * vc + lr * ones @ hid
+        vW -= lr * decay * W;  W += vW;  b += vb;  c += vc   (one kernel)
+
+    The batch gather also writes the random stream's step into a device counter, from which
+    the other kernels derive their draws (:mod:`xprbm.kernels.cupy_gpu`). Everything after
+    the gather therefore has the same arguments in every full-batch update: the first such
+    update runs launch by launch (compiling the kernels), the next one is captured into a CUDA
+    graph, and from then on an update costs two launches: the gather and the graph. The graph
+    is captured again whenever a parameter or velocity array is replaced (new memory); short
+    last batches run launch by launch. ``XPRBM_CUDA_GRAPHS=0`` turns graphs off.
 
     Parameters
     ----------
     trainer : Trainer
-    fused : module
-        Kernels with the in-place signatures of :mod:`xprbm.kernels.cupy_gpu`
-        (``gather_rows``, ``bernoulli_``, ``scaled_sigmoid_``, ``momentum_step``).
     """
 
-    def __init__(self, trainer: Trainer, fused: Any) -> None:
+    def __init__(self, trainer: Trainer) -> None:
+        from .kernels import cupy_gpu
+
         super().__init__(trainer)
-        self.fused = fused
-        xp, dtype = trainer.rbm.xp, trainer.rbm._dtype
-        self.no_samples = xp.empty((0, trainer.rbm.n_hidden), dtype=dtype)
-        self.grads = {name: xp.empty_like(value)
-                      for name, value in trainer.rbm.parameters().items()}
+        self.gpu = cupy_gpu
+        rbm, cfg = trainer.rbm, trainer.config
+        xp, dtype = rbm.xp, np.dtype(rbm._dtype)
+        self.counter = xp.zeros(1, dtype=xp.uint64)
+        self.ones = xp.ones(self.vis.shape[0], dtype=dtype)
+        self.no_samples = xp.empty((0, rbm.n_hidden), dtype=dtype)
+        # host scalars (alpha, beta) of the products: plain, and accumulating into velocity
+        self.plain = np.array([1.0, 0.0], dtype=dtype)
+        self.accumulate = np.array([cfg.learning_rate, cfg.momentum], dtype=dtype)
+        self.use_graph = os.environ.get("XPRBM_CUDA_GRAPHS", "1") != "0"
+        self.graph: Any = None
+        self.graph_signature: tuple | None = None
+        self.warm = False
 
     def __call__(self, X: Any, rows: Any) -> None:
-        trainer, fused = self.trainer, self.fused
+        trainer = self.trainer
         rbm, cfg, rng = trainer.rbm, trainer.config, trainer.rng
         xp = rbm.xp
+        pcd, n_batch, n_chains, n_rows = self._sizes(rows.shape[0])
+        _contiguous_parameters(trainer)
+        if X.dtype != self.vis.dtype:
+            X = xp.astype(X, self.vis.dtype)
+        rows = xp.asarray(rows, dtype=xp.int64)
+        self.gpu.gather_rows_(X, rows, self.vis[n_chains:n_rows], rng.step, self.counter)
+        rng.step += 2 * cfg.k  # the draws that the kernels take from the counter
+        if not (self.use_graph and self.warm and n_batch == cfg.batch_size):
+            self._enqueue(n_batch)
+            self.warm = self.warm or n_batch == cfg.batch_size
+            return
+        signature = self._signature()
+        if signature != self.graph_signature:
+            self.graph, self.graph_signature = None, None
+            try:
+                self.graph = self._capture(n_batch)
+            except Exception as error:  # a driver or library that cannot capture this
+                warnings.warn(f"CUDA graph capture failed ({error}); training launch by "
+                              "launch instead", RuntimeWarning, stacklevel=3)
+                self.use_graph = False
+                self._enqueue(n_batch)
+                return
+            self.graph_signature = signature
+        self.graph.launch()
+
+    def _signature(self) -> tuple:
+        """What a captured graph depends on besides the step's own buffers."""
+        trainer = self.trainer
+        rbm, velocity = trainer.rbm, trainer.velocity
+        arrays = [getattr(rbm, name) for name in PARAMETERS]
+        arrays += [velocity[name] for name in PARAMETERS]
+        return (trainer.rng.key, *(a.data.ptr for a in arrays))
+
+    def _capture(self, n_batch: int) -> Any:
+        """Record the launches of one update into a CUDA graph (nothing runs yet)."""
+        cp = self.trainer.rbm.xp
+        stream = cp.cuda.Stream(non_blocking=True)
+        with stream:
+            stream.begin_capture()
+            try:
+                self._enqueue(n_batch)
+            except BaseException:
+                try:
+                    stream.end_capture()
+                except Exception:  # an invalidated capture also fails to end; report the first
+                    pass
+                raise
+            return stream.end_capture()
+
+    def _enqueue(self, n_batch: int) -> None:
+        """Launch everything of an update after the gather, on the current stream."""
+        trainer, gpu = self.trainer, self.gpu
+        rbm, cfg = trainer.rbm, trainer.config
         W, b, c = rbm.weights, rbm.visible_bias, rbm.hidden_bias
-        pcd, n_batch, n_chains, n_rows = self._sizes(rows)
+        velocity = trainer.velocity
+        pcd, n_batch, n_chains, n_rows = self._sizes(n_batch)
         vis, hid = self.vis[:n_rows], self.hid[:n_rows]
         chain, hid_chain = vis[:n_chains], self.hid_chain[:n_chains]
         scale = self._row_scale(n_chains, n_batch)
-        fused.gather_rows(X, rows, vis[n_chains:])
-        grads = self.grads
-        hidden_grad = grads["hidden_bias"]
-        hidden_grad[...] = 0.0
+        key, counter, plain = np.uint64(trainer.rng.key), self.counter, self.plain
+        draw = 0
         if not pcd:  # positive phase first; its field also starts the chain
-            xp.matmul(vis[n_chains:], W, out=hid[n_chains:])
-            fused.scaled_sigmoid_(hid[n_chains:], c, scale[n_chains:],
-                                  np.uint64(rng.next_base()), hid_chain, hidden_grad)
+            gpu.gemm(vis[n_chains:], W, hid[n_chains:], plain)
+            gpu.hidden_(hid[n_chains:], c, scale[n_chains:], hid_chain, key, counter, draw)
+            draw += 1
         for step in range(cfg.k):
-            xp.matmul(hid_chain, W.T, out=chain)
-            fused.bernoulli_(chain, b, np.uint64(rng.next_base()))
+            gpu.gemm(hid_chain, W, chain, plain, trans_b=True)
+            gpu.bernoulli_counted_(chain, b, key, counter, draw)
+            draw += 1
             if step < cfg.k - 1:
-                xp.matmul(chain, W, out=hid_chain)
-                fused.bernoulli_(hid_chain, c, np.uint64(rng.next_base()))
+                gpu.gemm(chain, W, hid_chain, plain)
+                gpu.bernoulli_counted_(hid_chain, c, key, counter, draw)
+                draw += 1
         if pcd:  # both phases in one product; the chain rows also draw the next hidden states
-            xp.matmul(vis, W, out=hid)
-            fused.scaled_sigmoid_(hid, c, scale, np.uint64(rng.next_base()), hid_chain,
-                                  hidden_grad)
+            gpu.gemm(vis, W, hid, plain)
+            gpu.hidden_(hid, c, scale, hid_chain, key, counter, draw)
         else:
-            xp.matmul(chain, W, out=hid[:n_chains])
-            fused.scaled_sigmoid_(hid[:n_chains], c, scale[:n_chains], np.uint64(0),
-                                  self.no_samples, hidden_grad)
-        xp.matmul(vis.T, hid, out=grads["weights"])
-        xp.matmul(scale, vis, out=grads["visible_bias"])
-        fused.momentum_step(
-            (W, b, c), tuple(trainer.velocity[name] for name in PARAMETERS),
-            (grads["weights"], grads["visible_bias"], hidden_grad),
-            cfg.learning_rate, cfg.momentum, (cfg.weight_decay, 0.0, 0.0))
+            gpu.gemm(chain, W, hid[:n_chains], plain)
+            gpu.hidden_(hid[:n_chains], c, scale[:n_chains], self.no_samples, key, counter, 0)
+        velocities = tuple(velocity[name] for name in PARAMETERS)
+        gpu.gemm(vis, hid, velocities[0], self.accumulate, trans_a=True)
+        gpu.gemm(scale[None], vis, velocities[1][None], self.accumulate)
+        gpu.gemm(self.ones[None, :n_rows], hid, velocities[2][None], self.accumulate)
+        gpu.apply_velocities_((W, b, c), velocities, cfg.learning_rate * cfg.weight_decay)
 
 
 class NumbaStep(StackedBuffers):
@@ -561,17 +641,12 @@ class NumbaStep(StackedBuffers):
     def __call__(self, X: Any, rows: Any) -> None:
         trainer = self.trainer
         rbm, cfg, rng = trainer.rbm, trainer.config, trainer.rng
-        pcd, n_batch, n_chains, n_rows = self._sizes(rows)
+        pcd, n_batch, n_chains, n_rows = self._sizes(rows.shape[0])
         # CD: positive sample, then k visible and k - 1 hidden draws; PCD: the chain's
         # 2k - 1 draws, then the hidden states kept for the next update: 2k either way
         bases = np.array([rng.next_base() for _ in range(2 * cfg.k)], dtype=np.uint64)
         velocity = trainer.velocity
-        # BLAS reads the weights and their velocity as C-ordered matrices: a user may have
-        # assigned a Fortran-ordered or transposed array
-        if not rbm.weights.flags.c_contiguous:
-            rbm.weights = np.ascontiguousarray(rbm.weights)
-        if not velocity["weights"].flags.c_contiguous:
-            velocity["weights"] = np.ascontiguousarray(velocity["weights"])
+        _contiguous_parameters(trainer)
         self.update(X, rows, self.vis[:n_rows], self.hid[:n_rows], self.hid_chain[:n_chains],
                     (rbm.weights, rbm.visible_bias, rbm.hidden_bias),
                     tuple(velocity[name] for name in PARAMETERS),
