@@ -5,8 +5,9 @@
 #   bash bench/gpu_check.sh OUTDIR
 #
 # Writes to OUTDIR: env.txt (GPU, versions), tests-cupy.txt (the test suite on the cupy
-# backend), bench-gpu.json / bench-gpu.md (the GPU benchmarks) and summary.txt (exit codes and
-# wall times).
+# backend), bench-gpu.json / bench-gpu.md (the GPU benchmarks), profile-gpu.txt (epoch and
+# update times against the cuBLAS floor, with and without CUDA graphs, and a profile) and
+# summary.txt (exit codes and wall times).
 set -uo pipefail
 out=${1:?usage: bash bench/gpu_check.sh OUTDIR}
 mkdir -p "$out"
@@ -30,7 +31,9 @@ step tests-cupy 150 "$py" -m pytest tests -q -k cupy -p no:cacheprovider --tb=sh
 # floor and the PyTorch peers on CUDA
 step bench-gpu 200 "$py" -m pytest bench/bench_pcd.py -q -p no:cacheprovider \
   --benchmark-enable --benchmark-json="$out/bench-gpu.json" -k "cupy or cuda"
+step profile-gpu 120 "$py" bench/profile_gpu.py
 tail -n 40 "$out/tests-cupy.txt"
+cat "$out/profile-gpu.txt"
 if [ -s "$out/bench-gpu.json" ]; then
   "$py" bench/report.py "$out/bench-gpu.json" > "$out/bench-gpu.md" 2>&1
   cat "$out/bench-gpu.md"

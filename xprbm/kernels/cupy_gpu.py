@@ -15,12 +15,12 @@ every later update (:class:`xprbm.train.CupyStep`). Matrix products call cuBLAS 
 
 from __future__ import annotations
 
+import ctypes
 import functools
 from typing import Any
 
 import cupy as cp
 import numpy as np
-from cupy_backends.cuda.libs import cublas
 
 from ..rng import GOLDEN, MIX1, MIX2
 
@@ -225,7 +225,59 @@ def apply_velocities_(params: tuple, velocities: tuple, decay_step: float) -> No
             np.int64(b.size), c, vc, np.int64(c.size), W.dtype.type(decay_step))
 
 
-_OP = (cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_T)
+class _Cublas:
+    """The three cuBLAS entry points :func:`gemm` needs, called through ctypes.
+
+    CuPy's own cuBLAS wrappers refuse to run while a stream is being captured into a CUDA
+    graph, although cuBLAS supports it (since CUDA 12.2 its workspace comes from the
+    stream-ordered allocator). The library is the one CuPy has already loaded.
+    """
+
+    def __init__(self) -> None:
+        cp.cuda.device.get_cublas_handle()  # makes CuPy load its cuBLAS
+        library = ctypes.CDLL(_loaded_cublas())
+        pointer, integer = ctypes.c_void_p, ctypes.c_int
+        self.set_stream = library.cublasSetStream_v2
+        self.set_stream.argtypes = [pointer, pointer]
+        self.set_pointer_mode = library.cublasSetPointerMode_v2
+        self.set_pointer_mode.argtypes = [pointer, integer]
+        self.products = {}
+        for char, dtype in (("S", np.float32), ("D", np.float64)):
+            product = getattr(library, f"cublas{char}gemm_v2")
+            product.argtypes = [pointer, integer, integer, integer, integer, integer, pointer,
+                                pointer, integer, pointer, integer, pointer, pointer, integer]
+            self.products[np.dtype(dtype)] = product
+        for function in (self.set_stream, self.set_pointer_mode, *self.products.values()):
+            function.restype = integer
+
+
+def _loaded_cublas() -> str:
+    """Path of the cuBLAS library in this process (its soname if the path is not listed)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.split()[-1]
+                if "/libcublas.so" in path:
+                    return path
+    except OSError:
+        pass
+    return f"libcublas.so.{cp.cuda.runtime.runtimeGetVersion() // 1000}"
+
+
+@functools.cache
+def _cublas() -> _Cublas:
+    return _Cublas()
+
+
+def _check(status: int) -> None:
+    if status != 0:
+        raise RuntimeError(f"cuBLAS failed with status {status}")
+
+
+#: cuBLAS operation codes: not transposed, transposed
+_OP = (0, 1)
+#: cuBLAS pointer mode: scalars in host memory
+_POINTER_MODE_HOST = 0
 
 
 def gemm(a: cp.ndarray, b: cp.ndarray, out: cp.ndarray, alpha_beta: np.ndarray, *,
@@ -234,7 +286,7 @@ def gemm(a: cp.ndarray, b: cp.ndarray, out: cp.ndarray, alpha_beta: np.ndarray, 
 
     All three arrays are 2-D, C-contiguous and of one dtype; ``op(x)`` is ``x.T`` when its
     flag is set. cuBLAS is column-major, so it computes ``out.T = op(b).T @ op(a).T`` on the
-    same memory.
+    same memory. Works while the stream is being captured into a CUDA graph.
 
     Parameters
     ----------
@@ -243,9 +295,11 @@ def gemm(a: cp.ndarray, b: cp.ndarray, out: cp.ndarray, alpha_beta: np.ndarray, 
     """
     m, n = out.shape
     k = a.shape[0] if trans_a else a.shape[1]
-    product = cublas.sgemm if out.dtype == np.float32 else cublas.dgemm
+    library = _cublas()
     handle = cp.cuda.device.get_cublas_handle()
-    cublas.setPointerMode(handle, cublas.CUBLAS_POINTER_MODE_HOST)
+    _check(library.set_stream(handle, cp.cuda.get_current_stream().ptr))
+    _check(library.set_pointer_mode(handle, _POINTER_MODE_HOST))
     address = alpha_beta.ctypes.data
-    product(handle, _OP[trans_b], _OP[trans_a], n, m, k, address, b.data.ptr, b.shape[1],
-            a.data.ptr, a.shape[1], address + alpha_beta.itemsize, out.data.ptr, n)
+    _check(library.products[out.dtype](
+        handle, _OP[trans_b], _OP[trans_a], n, m, k, address, b.data.ptr, b.shape[1],
+        a.data.ptr, a.shape[1], address + alpha_beta.itemsize, out.data.ptr, n))
