@@ -1,9 +1,9 @@
 """PCD-k training epochs, float32, grouped by shape and k, every contender timed in one run.
 
 Shapes: (batch 100, 784x256) and (batch 1000, 784x1024); k = 1 and 10. Contenders: xprbm on
-NumPy with Numba kernels and with the generic kernels, xprbm on CuPy (GPU present), the bare
-matrix products of the same updates (NumPy; CuPy on a GPU), scikit-learn's BernoulliRBM (PCD-1
-only), the ``rbms`` package and two PyTorch re-implementations of the tutorial's PCD code, as
+NumPy with Numba kernels and with the generic kernels, xprbm on CuPy (GPU present; with CUDA
+graphs and launch by launch), the bare matrix products of the same updates (NumPy; on a GPU
+called from Python and replayed from a CUDA graph), scikit-learn's BernoulliRBM (PCD-1 only), the ``rbms`` package and two PyTorch re-implementations of the tutorial's PCD code, as
 written and with hand-written gradients (CPU and CUDA when present). Time with::
 
     python -m pytest bench/bench_pcd.py --benchmark-enable --benchmark-json=bench.json
@@ -15,7 +15,7 @@ Without ``--benchmark-enable`` (as in CI) each case runs once on 2,000 rows: a s
 from __future__ import annotations
 
 import pytest
-from common import SHAPES, GemmFloor, epoch_rows, mnist_like
+from common import SHAPES, GemmFloor, GraphGemmFloor, epoch_rows, mnist_like
 from peers import RbmsEpoch, SklearnEpoch, TorchTutorialEpoch
 
 import xprbm
@@ -90,6 +90,20 @@ def bench_gemm_floor_cupy(benchmark, rows, case):
     cp = _cupy()
     batch, _, n_hidden = SHAPES[case[0]]
     floor = GemmFloor(cp.asarray(rows), n_hidden, batch, k=case[1], xp=cp)
+
+    def epoch():
+        floor.epoch()
+        cp.cuda.get_current_stream().synchronize()
+
+    _time(benchmark, case, epoch)
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def bench_gemm_floor_cuda_graph(benchmark, rows, case):
+    """The cuBLAS products alone, replayed from a CUDA graph: the GPU's true floor."""
+    cp = _cupy()
+    batch, _, n_hidden = SHAPES[case[0]]
+    floor = GraphGemmFloor(cp.asarray(rows), n_hidden, batch, k=case[1])
 
     def epoch():
         floor.epoch()

@@ -22,7 +22,8 @@ CONTENDERS = {
     "bench_xprbm_numpy": ("xprbm numpy", "xprbm"),
     "bench_xprbm_cupy": ("xprbm cupy", "xprbm"),
     "bench_gemm_floor_numpy": ("GEMM floor (numpy)", "floor"),
-    "bench_gemm_floor_cupy": ("GEMM floor (cupy/cuBLAS)", "floor"),
+    "bench_gemm_floor_cupy": ("cuBLAS products called from Python (cp.matmul)", "other"),
+    "bench_gemm_floor_cuda_graph": ("GEMM floor (cuBLAS, replayed from a CUDA graph)", "floor"),
     "bench_sklearn": ("scikit-learn BernoulliRBM", "peer"),
     "bench_rbms": ("rbms (PyTorch)", "peer"),
     "bench_torch_tutorial": ("tutorial PCD in PyTorch (as written)", "peer"),
@@ -37,7 +38,7 @@ def classify(name: str) -> tuple[str, str, str]:
     function, _, params = name.partition("[")
     tokens = params.rstrip("]").split("-")
     label, role = CONTENDERS.get(function, (function, "other"))
-    device = "cuda" if "cuda" in tokens or "cupy" in function else "cpu"
+    device = "cuda" if "cuda" in tokens or "cupy" in function or "cuda" in function else "cpu"
     if function == "bench_xprbm_numpy":
         kernels = "numba" if "numba" in tokens else "generic"
         label = f"xprbm numpy+{kernels}"

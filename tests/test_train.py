@@ -111,10 +111,10 @@ def test_fast_and_generic_paths_agree_on_numpy():
 
 
 
-def _train_cupy(method, kernels, replace_weights=False):
+def _train_cupy(method, kernels, replace_weights=False, dtype="float32"):
     """Two epochs of 7 full batches and a short one, optionally with the weights replaced by
     a new array before a third epoch; returns the model."""
-    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=1, backend="cupy", kernels=kernels)
+    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=1, backend="cupy", kernels=kernels, dtype=dtype)
     rbm.fit(_data(300), epochs=2, batch_size=40, method=method, k=2, learning_rate=0.1,
             momentum=0.5, weight_decay=0.01, progress=False)
     if replace_weights:
@@ -123,11 +123,13 @@ def _train_cupy(method, kernels, replace_weights=False):
     return rbm
 
 
-@pytest.mark.parametrize("method", ["pcd", "cd"])
-@pytest.mark.parametrize("replace_weights", [False, True])
-def test_cupy_graph_update_matches_generic(cupy_device, method, replace_weights):
-    fast = _train_cupy(method, "cupy", replace_weights)
-    reference = _train_cupy(method, "generic", replace_weights)
+@pytest.mark.parametrize("method, replace_weights, dtype", [
+    ("pcd", False, "float32"), ("cd", False, "float32"), ("pcd", True, "float32"),
+    ("cd", True, "float32"), ("pcd", False, "float64")])
+def test_cupy_graph_update_matches_generic(cupy_device, method, replace_weights, dtype):
+    fast = _train_cupy(method, "cupy", replace_weights, dtype)
+    reference = _train_cupy(method, "generic", replace_weights, dtype)
+    assert fast.weights.dtype == dtype
     step = fast.trainer._step
     assert step.graph is not None, "full batches should replay a captured CUDA graph"
     assert step.graph_signature[1] == fast.weights.data.ptr

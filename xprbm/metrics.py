@@ -51,8 +51,10 @@ def pseudo_log_likelihood(rbm: RBM, v: Any, exact: bool = False,
     return _one_flip_pll(rbm, v, field, _rng(rbm, seed))
 
 
-def _one_flip_pll(rbm: RBM, v: Any, field: Any, rng: CounterRNG) -> Any:
-    """One-flip PLL estimate from ``field = v @ W + c``; see :func:`pseudo_log_likelihood`."""
+def _one_flip_pll(rbm: RBM, v: Any, field: Any, rng: CounterRNG,
+                  softplus_field: Any = None) -> Any:
+    """One-flip PLL estimate from ``field = v @ W + c``; see :func:`pseudo_log_likelihood`.
+    ``softplus_field`` may pass ``softplus(field)`` when the caller has it already."""
     xp = rbm.xp
     n, n_visible = v.shape
     u = kernels.uniform(rbm._backend, (n, 1), rng.next_base(), rbm._dtype, rbm.kernel_method)
@@ -60,21 +62,13 @@ def _one_flip_pll(rbm: RBM, v: Any, field: Any, rng: CounterRNG) -> Any:
     flip = xp.clip(flip, 0, n_visible - 1)
     v_flip = xp.take_along_axis(v, flip[:, None], axis=1)[:, 0]  # value of the flipped unit
     sign = 1.0 - 2.0 * v_flip  # +1 when 0 -> 1, -1 when 1 -> 0
-    delta = _free_energy_change(rbm, field, sign, xp.take(rbm.weights, flip, axis=0),
-                                xp.take(rbm.visible_bias, flip, axis=0))
+    if softplus_field is None:
+        softplus_field = generic.softplus(xp, field)
+    field_flip = field + sign[:, None] * xp.take(rbm.weights, flip, axis=0)
+    # F(ṽ) − F(v) for the flipped unit of each row
+    delta = -sign * xp.take(rbm.visible_bias, flip, axis=0) - xp.sum(
+        generic.softplus(xp, field_flip) - softplus_field, axis=1)
     return n_visible * _log_sigmoid(xp, delta)
-
-
-def _free_energy_change(rbm: RBM, field: Any, sign: Any, w_rows: Any, b_flip: Any) -> Any:
-    """``F(ṽ) − F(v)`` for one flipped unit per sample.
-
-    field : (n, H) hidden field of v including the hidden bias; sign : (n,) ±1;
-    w_rows : (n, H) weight rows of the flipped units; b_flip : (n,) their visible biases.
-    """
-    xp = rbm.xp
-    field_flip = field + sign[:, None] * w_rows
-    return -sign * b_flip - xp.sum(
-        generic.softplus(xp, field_flip) - generic.softplus(xp, field), axis=1)
 
 
 def _log_sigmoid(xp: Any, x: Any) -> Any:
@@ -165,11 +159,15 @@ def monitor(rbm: RBM, v: Any, rng: CounterRNG) -> dict[str, float]:
     """
     xp = rbm.xp
     field = v @ rbm.weights + rbm.hidden_bias
-    pll = _one_flip_pll(rbm, v, field, rng)
+    softplus_field = generic.softplus(xp, field)
+    pll = _one_flip_pll(rbm, v, field, rng, softplus_field)
     recon = generic.sigmoid(xp, generic.sigmoid(xp, field) @ rbm.weights.T + rbm.visible_bias)
-    free = -(v @ rbm.visible_bias) - xp.sum(generic.softplus(xp, field), axis=1)
+    free = -(v @ rbm.visible_bias) - xp.sum(softplus_field, axis=1)
+    # one transfer to the host (one synchronisation on a GPU)
+    means = rbm._backend.to_numpy(xp.stack([xp.mean(pll), xp.mean((v - recon) ** 2),
+                                            xp.mean(free)]))
     return {
-        "pll": float(xp.mean(pll)) / rbm.n_visible,
-        "recon_error": float(xp.mean((v - recon) ** 2)),
-        "free_energy": float(xp.mean(free)),
+        "pll": float(means[0]) / rbm.n_visible,
+        "recon_error": float(means[1]),
+        "free_energy": float(means[2]),
     }

@@ -85,13 +85,16 @@ def as_model_array(
 
 
 def _quick_check_passes(backend: Backend, arr: Any, binary: bool) -> bool:
-    """One fused pass on NumPy (Numba); False means 'look closer', not necessarily bad."""
+    """One fused pass on NumPy (Numba) or CuPy; False means 'look closer', not necessarily
+    bad."""
     from .kernels import numba_available
 
-    if backend.name != "numpy" or not numba_available():
+    if backend.name == "cupy":
+        from .kernels.cupy_gpu import count_invalid
+    elif backend.name == "numpy" and numba_available():
+        from .kernels.numba_cpu import count_invalid
+    else:
         return False
-    from .kernels.numba_cpu import count_invalid
-
     if arr.dtype == np.bool_:
         return True
     return count_invalid(arr, binary) == 0

@@ -171,6 +171,19 @@ def bernoulli_(x: cp.ndarray, bias: cp.ndarray, base: np.uint64) -> None:
             np.int64(x.size), np.uint64(base))
 
 
+@functools.cache
+def _invalid_counter(binary: bool) -> cp.ReductionKernel:
+    bad = "x != 0 && x != 1" if binary else "x < 0 || x > 1"
+    return cp.ReductionKernel("T x", "int64 count", f"(x != x || {bad}) ? 1 : 0", "a + b",
+                              "count = a", "0", "xprbm_count_invalid", reduce_type="long long")
+
+
+def count_invalid(x: cp.ndarray, binary: bool) -> int:
+    """Number of entries of the floating array ``x`` that are not 0/1 (``binary``) or in
+    [0, 1]; NaN and infinities count as invalid. One fused reduction."""
+    return int(_invalid_counter(bool(binary))(x))
+
+
 # ------------------------------------------------------------------ training update
 def gather_rows_(X: cp.ndarray, rows: cp.ndarray, out: cp.ndarray, step: int,
                  counter: cp.ndarray) -> None:
