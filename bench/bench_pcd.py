@@ -3,8 +3,9 @@
 Shapes: (batch 100, 784x256) and (batch 1000, 784x1024); k = 1 and 10. Contenders: xprbm on
 NumPy with Numba kernels and with the generic kernels, xprbm on CuPy (GPU present; with CUDA
 graphs and launch by launch), the bare matrix products of the same updates (NumPy; on a GPU
-called from Python and replayed from a CUDA graph), scikit-learn's BernoulliRBM (PCD-1 only), the ``rbms`` package and two PyTorch re-implementations of the tutorial's PCD code, as
-written and with hand-written gradients (CPU and CUDA when present). Time with::
+called from Python and replayed from a CUDA graph), scikit-learn's BernoulliRBM (PCD-1 only),
+the ``rbms`` package and two PyTorch re-implementations of the tutorial's PCD code, as written
+and with hand-written gradients (CPU and CUDA when present). Time with::
 
     python -m pytest bench/bench_pcd.py --benchmark-enable --benchmark-json=bench.json
     python bench/report.py bench.json
