@@ -79,24 +79,20 @@ class GemmFloor:
 
 class GraphGemmFloor(GemmFloor):
     """The same products on CuPy with no Python in the loop: one update's products are
-    captured once into a CUDA graph (through :func:`xprbm.kernels.cupy_gpu.gemm`, which cuBLAS
-    allows under capture), and the epoch replays it once per batch. Every replay reads the
+    captured once into a CUDA graph (:func:`xprbm.kernels.cupy_gpu.gemm` works under capture),
+    and the epoch replays it once per batch. Every replay reads the
     first batch of ``X``: same shapes and work, so the same time.
     """
 
     def __init__(self, X, n_hidden: int, batch: int, k: int = 1) -> None:
         import cupy as cp
 
-        from xprbm.kernels.cupy_gpu import gemm
+        from xprbm.kernels.cupy_gpu import capture, gemm
 
         super().__init__(X, n_hidden, batch, k, xp=cp)
         self.gemm, self.plain = gemm, np.array([1.0, 0.0], dtype=np.float32)
         self._products()  # warm-up: cuBLAS picks and loads its kernels outside the capture
-        stream = cp.cuda.Stream(non_blocking=True)
-        with stream:
-            stream.begin_capture()
-            self._products()
-            self.graph = stream.end_capture()
+        self.graph = capture(self._products)
 
     def _products(self) -> None:
         gemm, plain, x, W = self.gemm, self.plain, self.X[:self.batch], self.W

@@ -110,13 +110,13 @@ def test_fast_and_generic_paths_agree_on_numpy():
     np.testing.assert_allclose(models[0].weights, models[1].weights, atol=1e-5)
 
 
-
 def _train_cupy(method, kernels, replace_weights=False, dtype="float32"):
-    """Two epochs of 7 full batches and a short one, optionally with the weights replaced by
-    a new array before a third epoch; returns the model."""
+    """Two epochs of 7 full batches and a short one (PCD: 13 chains), optionally with the
+    weights replaced by a new array before a third epoch; returns the model."""
     rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=1, backend="cupy", kernels=kernels, dtype=dtype)
     rbm.fit(_data(300), epochs=2, batch_size=40, method=method, k=2, learning_rate=0.1,
-            momentum=0.5, weight_decay=0.01, progress=False)
+            momentum=0.5, weight_decay=0.01, progress=False,
+            n_chains=13 if method == "pcd" else None)
     if replace_weights:
         rbm.weights = rbm.weights * 0.5  # new memory: a captured graph must not write the old
         rbm.trainer.run(rbm._backend.asarray(_data(300)), epochs=1, progress=False)
@@ -132,7 +132,7 @@ def test_cupy_graph_update_matches_generic(cupy_device, method, replace_weights,
     assert fast.weights.dtype == dtype
     step = fast.trainer._step
     assert step.graph is not None, "full batches should replay a captured CUDA graph"
-    assert step.graph_signature[1] == fast.weights.data.ptr
+    assert step.graph_signature == step._signature()  # captured for the arrays in use
     for name in ("weights", "visible_bias", "hidden_bias"):
         np.testing.assert_allclose(to_numpy(fast, getattr(fast, name)),
                                    to_numpy(reference, getattr(reference, name)), atol=2e-5,
@@ -151,6 +151,46 @@ def test_cupy_graph_replay_identical_to_launch_by_launch(cupy_device, monkeypatc
     for name in ("weights", "visible_bias", "hidden_bias"):
         np.testing.assert_array_equal(to_numpy(graph, getattr(graph, name)),
                                       to_numpy(direct, getattr(direct, name)), err_msg=name)
+
+
+def test_cupy_graph_capture_failure_warns_and_trains_launch_by_launch(cupy_device,
+                                                                       monkeypatch):
+    from xprbm.kernels import cupy_gpu
+
+    def refuse(enqueue):
+        raise RuntimeError("capture refused")
+
+    monkeypatch.setattr(cupy_gpu, "capture", refuse)
+    with pytest.warns(RuntimeWarning, match="capture refused"):
+        failed = _train_cupy("pcd", "cupy")
+    monkeypatch.setenv("XPRBM_CUDA_GRAPHS", "0")
+    direct = _train_cupy("pcd", "cupy")
+    assert failed.trainer._step.use_graph is False
+    np.testing.assert_array_equal(to_numpy(failed, failed.weights),
+                                  to_numpy(direct, direct.weights))
+    assert failed.trainer.rng.step == direct.trainer.rng.step
+
+
+def test_numba_update_converts_assigned_parameters_of_another_dtype_or_layout():
+    X = _data(120)
+    models = [xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=3, kernels="numba") for _ in range(2)]
+    for rbm in models:
+        rbm.fit(X, epochs=1, batch_size=30, progress=False)
+    odd = models[1]
+    odd.weights = np.asfortranarray(odd.weights.astype(np.float64))
+    odd.trainer.velocity["hidden_bias"] = odd.trainer.velocity["hidden_bias"].astype(np.float64)
+    for rbm in models:
+        rbm.partial_fit(X)
+    assert odd.weights.dtype == np.float32
+    np.testing.assert_allclose(odd.weights, models[0].weights, atol=1e-6)
+
+
+def test_fast_update_refuses_parameters_of_the_wrong_shape():
+    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=3)
+    rbm.fit(_data(60), epochs=1, batch_size=30, progress=False)
+    rbm.trainer.velocity["visible_bias"] = np.zeros(N_VISIBLE + 1, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"velocity of visible_bias has shape \(8,\)"):
+        rbm.partial_fit(_data(60))
 
 @pytest.mark.parametrize("method", ["pcd", "cd"])
 def test_numba_training_identical_for_one_and_two_threads(method):

@@ -371,15 +371,16 @@ class Trainer:
 
 def _make_step(trainer: Trainer) -> Callable[[Any, Any], None]:
     method = trainer.rbm.kernel_method
-    if method == "cupy":
-        return CupyStep(trainer)
-    if method != "numba":
+    if method == "generic":
         return lambda X, rows: generic_step(trainer, X, rows)
     try:
-        return NumbaStep(trainer)
-    except ImportError as error:  # SciPy and threadpoolctl are dependencies, but may be absent
-        warnings.warn(f"the fast Numba update needs SciPy and threadpoolctl ({error}); "
-                      "training with the generic update instead", RuntimeWarning, stacklevel=3)
+        return CupyStep(trainer) if method == "cupy" else NumbaStep(trainer)
+    except (ImportError, OSError, AttributeError) as error:
+        # Numba: SciPy and threadpoolctl are dependencies, but may be absent; CuPy: a cuBLAS
+        # that cannot be loaded through ctypes
+        needs = "cuBLAS through ctypes" if method == "cupy" else "SciPy and threadpoolctl"
+        warnings.warn(f"the fast {method} update needs {needs} ({error}); training with the "
+                      "generic update instead", RuntimeWarning, stacklevel=3)
         return lambda X, rows: generic_step(trainer, X, rows)
 
 
@@ -434,18 +435,28 @@ def generic_step(trainer: Trainer, X: Any, rows: Any) -> None:
 
 
 def _contiguous_parameters(trainer: Trainer) -> None:
-    """Make every parameter and velocity C-contiguous in place of the trainer's arrays.
+    """Make every parameter and velocity a C-contiguous array of the model's dtype.
 
-    The fast updates hand raw memory to BLAS and to compiled kernels as C-ordered arrays, and
-    a user may have assigned a Fortran-ordered or transposed array.
+    The fast updates hand raw memory to BLAS and to compiled kernels as C-ordered arrays of
+    one dtype, and a user may have assigned a Fortran-ordered, transposed or float64 array.
+
+    Raises
+    ------
+    ValueError
+        A parameter or velocity of the wrong shape.
     """
     rbm, velocity = trainer.rbm, trainer.velocity
-    xp = rbm.xp
+    xp, dtype = rbm.xp, rbm._dtype
+    shapes = {"weights": (rbm.n_visible, rbm.n_hidden), "visible_bias": (rbm.n_visible,),
+              "hidden_bias": (rbm.n_hidden,)}
     for name in PARAMETERS:
-        if not getattr(rbm, name).flags.c_contiguous:
-            setattr(rbm, name, xp.ascontiguousarray(getattr(rbm, name)))
-        if not velocity[name].flags.c_contiguous:
-            velocity[name] = xp.ascontiguousarray(velocity[name])
+        for owner, label in ((rbm.__dict__, name), (velocity, f"velocity of {name}")):
+            array = owner[name]
+            if tuple(array.shape) != shapes[name]:
+                raise ValueError(f"{label} has shape {tuple(array.shape)}; the model needs "
+                                 f"{shapes[name]}")
+            if not array.flags.c_contiguous or array.dtype != dtype:
+                owner[name] = xp.ascontiguousarray(array, dtype=dtype)
 
 
 class StackedBuffers:
@@ -480,7 +491,10 @@ class StackedBuffers:
 
     def _sizes(self, n_batch: int) -> tuple[bool, int, int, int]:
         """``(pcd, n_batch, n_chains, n_rows)`` of an update on ``n_batch`` rows (CD: one
-        chain per batch row; the last batch may be short)."""
+        chain per batch row; the last batch may be short, never longer)."""
+        if not 1 <= n_batch <= self.trainer.config.batch_size:
+            raise ValueError(f"an update takes 1 to batch_size="
+                             f"{self.trainer.config.batch_size} rows; got {n_batch}")
         pcd = self.trainer.config.method == "pcd"
         n_chains = self.n_chains if pcd else n_batch
         return pcd, n_batch, n_chains, n_chains + n_batch
@@ -510,27 +524,35 @@ class CupyStep(StackedBuffers):
     the gather therefore has the same arguments in every full-batch update: the first such
     update runs launch by launch (compiling the kernels), the next one is captured into a CUDA
     graph, and from then on an update costs two launches: the gather and the graph. The graph
-    is captured again whenever a parameter or velocity array is replaced (new memory); short
-    last batches run launch by launch. ``XPRBM_CUDA_GRAPHS=0`` turns graphs off.
+    is captured again whenever what it holds changes: a parameter or velocity array replaced
+    (new memory), the stream's key or the settings. Short last batches run launch by launch.
+    ``XPRBM_CUDA_GRAPHS=0`` turns graphs off; if a capture fails, a ``RuntimeWarning`` says
+    so and the step goes on launch by launch.
 
     Parameters
     ----------
     trainer : Trainer
+
+    Raises
+    ------
+    OSError, AttributeError
+        cuBLAS cannot be loaded through ctypes (:func:`_make_step` then falls back).
     """
 
     def __init__(self, trainer: Trainer) -> None:
         from .kernels import cupy_gpu
 
+        cupy_gpu.cublas()
         super().__init__(trainer)
         self.gpu = cupy_gpu
-        rbm, cfg = trainer.rbm, trainer.config
+        rbm = trainer.rbm
         xp, dtype = rbm.xp, np.dtype(rbm._dtype)
         self.counter = xp.zeros(1, dtype=xp.uint64)
         self.ones = xp.ones(self.vis.shape[0], dtype=dtype)
         self.no_samples = xp.empty((0, rbm.n_hidden), dtype=dtype)
         # host scalars (alpha, beta) of the products: plain, and accumulating into velocity
         self.plain = np.array([1.0, 0.0], dtype=dtype)
-        self.accumulate = np.array([cfg.learning_rate, cfg.momentum], dtype=dtype)
+        self.accumulate = np.zeros(2, dtype=dtype)
         self.use_graph = os.environ.get("XPRBM_CUDA_GRAPHS", "1") != "0"
         self.graph: Any = None
         self.graph_signature: tuple | None = None
@@ -543,22 +565,27 @@ class CupyStep(StackedBuffers):
         pcd, n_batch, n_chains, n_rows = self._sizes(rows.shape[0])
         _contiguous_parameters(trainer)
         if X.dtype != self.vis.dtype:
-            X = xp.astype(X, self.vis.dtype)
+            raise TypeError(f"the CuPy update gathers from data of the model's dtype "
+                            f"{self.vis.dtype}; got {X.dtype}")
         rows = xp.asarray(rows, dtype=xp.int64)
         self.gpu.gather_rows_(X, rows, self.vis[n_chains:n_rows], rng.step, self.counter)
-        rng.step += 2 * cfg.k  # the draws that the kernels take from the counter
-        if not (self.use_graph and self.warm and n_batch == cfg.batch_size):
+        if self.use_graph and self.warm and n_batch == cfg.batch_size:
+            self._replay(n_batch)
+        else:
             self._enqueue(n_batch)
             self.warm = self.warm or n_batch == cfg.batch_size
-            return
+        rng.step += 2 * cfg.k  # the draws that the kernels took from the counter
+
+    def _replay(self, n_batch: int) -> None:
+        """Launch the graph of a full-batch update, capturing it first if need be."""
         signature = self._signature()
         if signature != self.graph_signature:
             self.graph, self.graph_signature = None, None
             try:
-                self.graph = self._capture(n_batch)
+                self.graph = self.gpu.capture(lambda: self._enqueue(n_batch))
             except Exception as error:  # a driver or library that cannot capture this
                 warnings.warn(f"CUDA graph capture failed ({error}); training launch by "
-                              "launch instead", RuntimeWarning, stacklevel=3)
+                              "launch instead", RuntimeWarning, stacklevel=4)
                 self.use_graph = False
                 self._enqueue(n_batch)
                 return
@@ -566,28 +593,13 @@ class CupyStep(StackedBuffers):
         self.graph.launch()
 
     def _signature(self) -> tuple:
-        """What a captured graph depends on besides the step's own buffers."""
+        """What a captured graph holds besides the step's own buffers: the settings, the
+        stream's key and the memory of every parameter and velocity."""
         trainer = self.trainer
         rbm, velocity = trainer.rbm, trainer.velocity
         arrays = [getattr(rbm, name) for name in PARAMETERS]
         arrays += [velocity[name] for name in PARAMETERS]
-        return (trainer.rng.key, *(a.data.ptr for a in arrays))
-
-    def _capture(self, n_batch: int) -> Any:
-        """Record the launches of one update into a CUDA graph (nothing runs yet)."""
-        cp = self.trainer.rbm.xp
-        stream = cp.cuda.Stream(non_blocking=True)
-        with stream:
-            stream.begin_capture()
-            try:
-                self._enqueue(n_batch)
-            except BaseException:
-                try:
-                    stream.end_capture()
-                except Exception:  # an invalidated capture also fails to end; report the first
-                    pass
-                raise
-            return stream.end_capture()
+        return (trainer.config, trainer.rng.key, *(a.data.ptr for a in arrays))
 
     def _enqueue(self, n_batch: int) -> None:
         """Launch everything of an update after the gather, on the current stream."""
@@ -600,6 +612,7 @@ class CupyStep(StackedBuffers):
         chain, hid_chain = vis[:n_chains], self.hid_chain[:n_chains]
         scale = self._row_scale(n_chains, n_batch)
         key, counter, plain = np.uint64(trainer.rng.key), self.counter, self.plain
+        self.accumulate[:] = (cfg.learning_rate, cfg.momentum)
         draw = 0
         if not pcd:  # positive phase first; its field also starts the chain
             gpu.gemm(vis[n_chains:], W, hid[n_chains:], plain)

@@ -69,7 +69,7 @@ def bernoulli(backend: Backend, field: Any, bias: Any, base: int, method: str) -
 
     Parameters
     ----------
-    field : array, shape (n_rows, n_units)
+    field : array, shape (n_rows, n_units), C-contiguous
         A temporary: fast paths overwrite it with the samples and return it.
     bias : array, shape (n_units,)
     base : int

@@ -1,6 +1,7 @@
 """CuPy kernels for the GPU: counter-based sampling and the pieces of the training update.
 
-Every kernel lives in one CUDA source, compiled once per floating dtype (:func:`_module`).
+The sampling and training kernels live in one CUDA source, compiled once per floating dtype
+(:func:`_module`); the input check is a CuPy ``ReductionKernel`` (:func:`count_invalid`).
 Random numbers are made inside the kernels from ``(base, element index)`` with the SplitMix64
 hash of :mod:`xprbm.rng` (no uniform buffer, no cuRAND state arrays), so a seed gives the same
 uniforms on the GPU as on the CPU.
@@ -9,8 +10,9 @@ The sampling kernels (:func:`uniform`, :func:`bernoulli_`) get their draw's base
 host. The training kernels instead read the stream's step from a one-element device counter,
 written by :func:`gather_rows_` at the start of each update, and derive each draw's base from
 it: every launch of an update then has fixed arguments, so a CUDA graph captured once replays
-every later update (:class:`xprbm.train.CupyStep`). Matrix products call cuBLAS directly
-(:func:`gemm`) in the data's dtype: float32 ``sgemm`` never uses TF32 tensor cores.
+every later update (:class:`xprbm.train.CupyStep`, :func:`capture`). Matrix products call
+cuBLAS directly (:func:`gemm`) in the data's dtype: float32 ``sgemm`` never uses TF32 tensor
+cores, whatever ``CUPY_TF32`` says.
 """
 
 from __future__ import annotations
@@ -59,22 +61,25 @@ extern "C" __global__ void xprbm_uniform_fill(real* out, long long n,
     XPRBM_LOOP(i, n) out[i] = xprbm_uniform(base, i);
 }
 
-/* x = (u < sigmoid(x + bias)), x of shape (n / n_units, n_units) */
-extern "C" __global__ void xprbm_bernoulli(real* x, const real* bias, long long n_units,
+/* x[i] = (u < sigmoid(x[i] + bias[i % n_units])) for the draw `base` */
+__device__ __forceinline__ void xprbm_draw(real* x, const real* bias, long long n_units,
                                            long long n, unsigned long long base) {
     XPRBM_LOOP(i, n) {
         x[i] = xprbm_uniform(base, i) < xprbm_sigmoid(x[i] + bias[i % n_units]) ? 1 : 0;
     }
 }
 
+/* x = (u < sigmoid(x + bias)), x of shape (n / n_units, n_units) */
+extern "C" __global__ void xprbm_bernoulli(real* x, const real* bias, long long n_units,
+                                           long long n, unsigned long long base) {
+    xprbm_draw(x, bias, n_units, n, base);
+}
+
 /* The same draw with base (key, counter[0] + draw): the training update's form. */
 extern "C" __global__ void xprbm_bernoulli_counted(
         real* x, const real* bias, long long n_units, long long n, unsigned long long key,
         const unsigned long long* counter, long long draw) {
-    unsigned long long base = xprbm_base(key, counter[0] + draw);
-    XPRBM_LOOP(i, n) {
-        x[i] = xprbm_uniform(base, i) < xprbm_sigmoid(x[i] + bias[i % n_units]) ? 1 : 0;
-    }
+    xprbm_draw(x, bias, n_units, n, xprbm_base(key, counter[0] + draw));
 }
 
 /* out[r, :] = X[rows[r], :] for a strided X; also counter[0] = step (the update's first
@@ -206,7 +211,20 @@ def gather_rows_(X: cp.ndarray, rows: cp.ndarray, out: cp.ndarray, step: int,
 
 def bernoulli_counted_(x: cp.ndarray, bias: cp.ndarray, key: np.uint64,
                        counter: cp.ndarray, draw: int) -> None:
-    """:func:`bernoulli_` with the base of draw ``counter[0] + draw`` of stream ``key``."""
+    """:func:`bernoulli_` with the base of draw ``counter[0] + draw`` of stream ``key``.
+
+    Parameters
+    ----------
+    x : cupy.ndarray, shape (n_rows, n_units), C-contiguous
+        Fields on entry, 0/1 samples on exit.
+    bias : cupy.ndarray, shape (n_units,), C-contiguous, ``x``'s dtype
+    key : numpy.uint64
+        The random stream's key (:class:`xprbm.rng.CounterRNG`).
+    counter : cupy.ndarray of uint64, shape (1,)
+        The stream's step at the start of the update (:func:`gather_rows_`).
+    draw : int
+        This draw's number within the update.
+    """
     _launch("xprbm_bernoulli_counted", x.size, x.dtype, x, bias, np.int64(x.shape[1]),
             np.int64(x.size), key, counter, np.int64(draw))
 
@@ -222,6 +240,8 @@ def hidden_(hid: cp.ndarray, bias: cp.ndarray, row_scale: cp.ndarray, samples: c
     bias : cupy.ndarray, shape (n_hidden,)
     row_scale : cupy.ndarray, shape (n_rows,)
     samples : cupy.ndarray, shape (n_sampled, n_hidden), n_sampled <= n_rows (may be 0)
+    key, counter, draw
+        As for :func:`bernoulli_counted_`.
     """
     _launch("xprbm_hidden", hid.size, hid.dtype, hid, bias, row_scale, np.int64(hid.shape[1]),
             np.int64(hid.size), samples if samples.size else hid, np.int64(samples.size), key,
@@ -239,37 +259,51 @@ def apply_velocities_(params: tuple, velocities: tuple, decay_step: float) -> No
 
 
 class _Cublas:
-    """The three cuBLAS entry points :func:`gemm` needs, called through ctypes.
+    """A cuBLAS handle of xprbm's own and the entry points :func:`gemm` needs, via ctypes.
 
-    CuPy's own cuBLAS wrappers refuse to run while a stream is being captured into a CUDA
-    graph, although cuBLAS supports it (since CUDA 12.2 its workspace comes from the
-    stream-ordered allocator). The library is the one CuPy has already loaded.
+    CuPy's cuBLAS wrappers refuse to run while a stream is being captured into a CUDA graph,
+    although cuBLAS supports it (since CUDA 12.2 its workspace comes from the stream-ordered
+    allocator). The library is the copy CuPy has loaded; the handle (default math mode: no
+    TF32; host scalars) belongs to xprbm, so CuPy's own handle is left as it was.
     """
 
     def __init__(self) -> None:
         cp.cuda.device.get_cublas_handle()  # makes CuPy load its cuBLAS
         library = ctypes.CDLL(_loaded_cublas())
         pointer, integer = ctypes.c_void_p, ctypes.c_int
-        self.set_stream = library.cublasSetStream_v2
-        self.set_stream.argtypes = [pointer, pointer]
-        self.set_pointer_mode = library.cublasSetPointerMode_v2
-        self.set_pointer_mode.argtypes = [pointer, integer]
+        functions = {"create": [pointer], "set_stream": [pointer, pointer],
+                     "set_pointer_mode": [pointer, integer]}
+        for name, argtypes in functions.items():
+            function = getattr(library, "cublas" + name.title().replace("_", "") + "_v2")
+            function.argtypes, function.restype = argtypes, integer
+            setattr(self, name, function)
         self.products = {}
         for char, dtype in (("S", np.float32), ("D", np.float64)):
             product = getattr(library, f"cublas{char}gemm_v2")
             product.argtypes = [pointer, integer, integer, integer, integer, integer, pointer,
                                 pointer, integer, pointer, integer, pointer, pointer, integer]
+            product.restype = integer
             self.products[np.dtype(dtype)] = product
-        for function in (self.set_stream, self.set_pointer_mode, *self.products.values()):
-            function.restype = integer
+        self.handles: dict[int, int] = {}
+
+    def handle(self) -> int:
+        """The handle of the current device (created on first use, kept for the process)."""
+        device = cp.cuda.runtime.getDevice()
+        if device not in self.handles:
+            handle = ctypes.c_void_p()
+            _check(self.create(ctypes.byref(handle)))
+            _check(self.set_pointer_mode(handle, _POINTER_MODE_HOST))
+            self.handles[device] = handle.value
+        return self.handles[device]
 
 
 def _loaded_cublas() -> str:
-    """Path of the cuBLAS library in this process (its soname if the path is not listed)."""
+    """Path of the cuBLAS library mapped into this process (its soname if none is listed)."""
     try:
         with open("/proc/self/maps") as maps:
             for line in maps:
-                path = line.split()[-1]
+                fields = line.split(maxsplit=5)
+                path = fields[5].strip().removesuffix(" (deleted)") if len(fields) == 6 else ""
                 if "/libcublas.so" in path:
                     return path
     except OSError:
@@ -278,7 +312,8 @@ def _loaded_cublas() -> str:
 
 
 @functools.cache
-def _cublas() -> _Cublas:
+def cublas() -> _Cublas:
+    """Load cuBLAS for :func:`gemm` (raises OSError or AttributeError where it cannot)."""
     return _Cublas()
 
 
@@ -303,16 +338,38 @@ def gemm(a: cp.ndarray, b: cp.ndarray, out: cp.ndarray, alpha_beta: np.ndarray, 
 
     Parameters
     ----------
+    a : cupy.ndarray, shape (m, k), or (k, m) with ``trans_a``
+    b : cupy.ndarray, shape (k, n), or (n, k) with ``trans_b``
+    out : cupy.ndarray, shape (m, n)
     alpha_beta : numpy.ndarray, shape (2,), ``out``'s dtype
         The scalars, read from host memory when the product is launched (or captured).
     """
     m, n = out.shape
     k = a.shape[0] if trans_a else a.shape[1]
-    library = _cublas()
-    handle = cp.cuda.device.get_cublas_handle()
+    library = cublas()
+    handle = library.handle()
     _check(library.set_stream(handle, cp.cuda.get_current_stream().ptr))
-    _check(library.set_pointer_mode(handle, _POINTER_MODE_HOST))
     address = alpha_beta.ctypes.data
     _check(library.products[out.dtype](
         handle, _OP[trans_b], _OP[trans_a], n, m, k, address, b.data.ptr, b.shape[1],
         a.data.ptr, a.shape[1], address + alpha_beta.itemsize, out.data.ptr, n))
+
+
+def capture(enqueue: Any) -> Any:
+    """Record the launches that ``enqueue()`` makes into a CUDA graph; nothing runs yet.
+
+    The capture uses a private stream; launch the graph with ``graph.launch()`` on the
+    current stream. An error inside ``enqueue`` ends the capture and is raised again.
+    """
+    stream = cp.cuda.Stream(non_blocking=True)
+    with stream:
+        stream.begin_capture()
+        try:
+            enqueue()
+        except BaseException:
+            try:
+                stream.end_capture()
+            except Exception:  # an invalidated capture also fails to end; report the first
+                pass
+            raise
+        return stream.end_capture()
