@@ -549,7 +549,6 @@ class CupyStep(StackedBuffers):
         xp, dtype = rbm.xp, np.dtype(rbm._dtype)
         self.counter = xp.zeros(1, dtype=xp.uint64)
         self.ones = xp.ones(self.vis.shape[0], dtype=dtype)
-        self.no_samples = xp.empty((0, rbm.n_hidden), dtype=dtype)
         # host scalars (alpha, beta) of the products: plain, and accumulating into velocity
         self.plain = np.array([1.0, 0.0], dtype=dtype)
         self.accumulate = np.zeros(2, dtype=dtype)
@@ -562,7 +561,7 @@ class CupyStep(StackedBuffers):
         trainer = self.trainer
         rbm, cfg, rng = trainer.rbm, trainer.config, trainer.rng
         xp = rbm.xp
-        pcd, n_batch, n_chains, n_rows = self._sizes(rows.shape[0])
+        _, n_batch, n_chains, n_rows = self._sizes(rows.shape[0])
         _contiguous_parameters(trainer)
         if X.dtype != self.vis.dtype:
             raise TypeError(f"the CuPy update gathers from data of the model's dtype "
@@ -631,7 +630,7 @@ class CupyStep(StackedBuffers):
             gpu.hidden_(hid, c, scale, hid_chain, key, counter, draw)
         else:
             gpu.gemm(chain, W, hid[:n_chains], plain)
-            gpu.hidden_(hid[:n_chains], c, scale[:n_chains], self.no_samples, key, counter, 0)
+            gpu.hidden_(hid[:n_chains], c, scale[:n_chains], hid_chain[:0], key, counter, 0)
         velocities = tuple(velocity[name] for name in PARAMETERS)
         gpu.gemm(vis, hid, velocities[0], self.accumulate, trans_a=True)
         gpu.gemm(scale[None], vis, velocities[1][None], self.accumulate)
