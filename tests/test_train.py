@@ -192,8 +192,19 @@ def test_fast_update_refuses_parameters_of_the_wrong_shape():
     with pytest.raises(ValueError, match=r"velocity of visible_bias has shape \(8,\)"):
         rbm.partial_fit(_data(60))
 
+def _split_tiny_models(monkeypatch, cores: int) -> None:
+    """Make the Numba update split this file's 7-unit models over ``cores`` blocks."""
+    from xprbm.kernels import numba_update
+
+    monkeypatch.setattr(numba_update, "_available_cores", lambda: cores)
+    monkeypatch.setattr(numba_update, "MIN_BLOCK_UNITS", 1)
+    monkeypatch.setattr(numba_update, "UNIT_ALIGN", 1)
+
+
 @pytest.mark.parametrize("method", ["pcd", "cd"])
-def test_numba_training_identical_for_one_and_two_threads(method):
+def test_numba_training_identical_for_one_and_two_threads(monkeypatch, method):
+    """Three blocks, so that the partial hidden fields are summed across blocks."""
+    _split_tiny_models(monkeypatch, 3)
     X = _data(300)
     params = []
     previous = numba.get_num_threads()
@@ -230,7 +241,7 @@ def test_numba_update_blocks_follow_cores_and_sizes():
     cores = numba_update._available_cores()
     assert numba_update.n_parts(1) == 1
     assert numba_update.n_parts(10**6) == cores
-    assert numba_update.n_parts(2 * numba_update.MIN_BLOCK_ROWS) == min(cores, 2)
+    assert numba_update.n_parts(2 * numba_update.MIN_BLOCK_UNITS) == min(cores, 2)
 
 
 @pytest.mark.parametrize("cores", [3, 5])
@@ -238,16 +249,32 @@ def test_numba_update_blocks_follow_cores_and_sizes():
 def test_numba_update_with_more_blocks_than_threads(monkeypatch, cores, method):
     """A machine with more cores splits each update into more (uneven) blocks: the training
     must agree with the generic update to float32 rounding."""
-    from xprbm.kernels import numba_update
-
-    monkeypatch.setattr(numba_update, "_available_cores", lambda: cores)
-    monkeypatch.setattr(numba_update, "MIN_BLOCK_ROWS", 4)
+    _split_tiny_models(monkeypatch, cores)
     X = _data(200)
     models = [xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=6, kernels=kern)
               for kern in ("numba", "generic")]
     for rbm in models:
         rbm.fit(X, epochs=2, batch_size=23, n_chains=17, method=method, k=2,
                 weight_decay=1e-3, progress=False)
+    for name in ("weights", "visible_bias", "hidden_bias"):
+        np.testing.assert_allclose(getattr(models[0], name), getattr(models[1], name),
+                                   atol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("method", ["pcd", "cd"])
+def test_numba_update_default_blocks_agree_with_generic(monkeypatch, method):
+    """Two cores, default block widths: 150 visible units split at unit 64 (a whole number of
+    cache lines), so block 1 adds its partial hidden fields to block 0's."""
+    from xprbm.kernels import numba_update
+
+    monkeypatch.setattr(numba_update, "_available_cores", lambda: 2)
+    assert numba_update.n_parts(150) == 2
+    X = (np.random.default_rng(1).random((90, 150)) < 0.3).astype(np.float32)
+    models = [xprbm.RBM(150, 20, seed=6, kernels=kern) for kern in ("numba", "generic")]
+    for rbm in models:
+        rbm.fit(X, epochs=2, batch_size=20, method=method, k=2, weight_decay=1e-3,
+                progress=False)
+    assert models[0].trainer._step.partials.shape == (1, 40, 20)
     for name in ("weights", "visible_bias", "hidden_bias"):
         np.testing.assert_allclose(getattr(models[0], name), getattr(models[1], name),
                                    atol=1e-5, err_msg=name)

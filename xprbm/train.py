@@ -649,6 +649,10 @@ class NumbaStep(StackedBuffers):
 
         super().__init__(trainer)
         self.update = numba_update.update
+        rbm = trainer.rbm
+        # the hidden-field partial sums of blocks 1.. of the visible units (block 0 uses hid)
+        self.partials = np.empty((numba_update.n_parts(rbm.n_visible) - 1, self.hid.shape[0],
+                                  rbm.n_hidden), dtype=rbm._dtype)
 
     def __call__(self, X: Any, rows: Any) -> None:
         trainer = self.trainer
@@ -659,7 +663,8 @@ class NumbaStep(StackedBuffers):
         bases = np.array([rng.next_base() for _ in range(2 * cfg.k)], dtype=np.uint64)
         velocity = trainer.velocity
         _contiguous_parameters(trainer)
-        self.update(X, rows, self.vis[:n_rows], self.hid[:n_rows], self.hid_chain[:n_chains],
+        self.update(X, rows, self.vis[:n_rows], self.hid[:n_rows], self.partials,
+                    self.hid_chain[:n_chains],
                     (rbm.weights, rbm.visible_bias, rbm.hidden_bias),
                     tuple(velocity[name] for name in PARAMETERS),
                     self._row_scale(n_chains, n_batch), bases, pcd, cfg.k, cfg.learning_rate,

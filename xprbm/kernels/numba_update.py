@@ -1,25 +1,36 @@
 """One whole CD-k / PCD-k update in one compiled call, split over the CPU's cores.
 
-Each row of the stacked ``[chains; batch]`` matrix goes through the forward part of the update
-on its own, so the work is split into blocks of rows, one per thread, in stages separated by
-barriers (PCD):
+Every core owns a block of the visible units, and with it the same rows of the weights and of
+their velocity, for the whole training: it alone reads and writes them. The weights change at
+every update, and a core that reads memory another core has just written waits for a
+cache-to-cache transfer (about 5 GB/s on the 2-core VM of the reference figures, against tens
+of GB/s from its own cache); splitting the products by batch rows instead made every core read
+all the weights after every update, and that alone cost about 0.3x the GEMM floor at batch 100.
 
-1. each thread gathers its block of batch rows and runs its block of chains through their
-   Gibbs steps (its own BLAS calls on its rows, then the fused sigmoid + Bernoulli kernel);
-2. each thread takes a block of the stacked rows: one product gives both phases' hidden fields,
-   then the probabilities, and the chain rows also draw the next update's hidden states;
-3. each thread owns a block of visible units: its product accumulates the weight gradient
-   straight into the momentum buffer (gemm with ``beta = momentum``), then adds it to the
-   weights; the bias gradients are split the same way.
+One Gibbs half-step is two stages, separated by a barrier:
 
-CD runs its positive phase and the chains' final fields in stage 1 and skips stage 2.
+1. visible stage, per block of visible units: the chains' visible field for those units
+   (``hid_chain @ W[block].T``; all hidden units, so no sum across cores), their Bernoulli
+   draws, then the block's share of the hidden field, ``vis[:, block] @ W[block]``: a partial
+   sum over the block's visible units, into that core's own buffer;
+2. hidden stage, per block of rows: the partial sums are added in core order (so the result
+   does not depend on which thread ran which block), then the sigmoid and the draws.
+
+The gradient stage then runs per block of visible units again: its product accumulates the
+weight gradient straight into the momentum buffer (gemm with ``beta = momentum``), then the
+momentum step moves the weights; the bias gradients are split the same way (hidden units in
+plain blocks). What crosses between cores is then the hidden side (partial fields, scaled
+probabilities, chain states: a few ``rows x n_hidden`` arrays) instead of the weights. That
+is less at batch 100 (200 x 256 against 784 x 256: PCD-1 went from 1.4x to 1.1x the GEMM
+floor on 2 cores) and about even at batch 1000; PCD-k with k > 1 pays two barriers and one
+sum of partials per Gibbs step instead of none (batch 1000, PCD-10: 1.14x against 1.08x).
 
 The matrix products call SciPy's BLAS (``scipy.linalg.cython_blas``) from inside the compiled
 code, one thread per call: the caller holds BLAS at one thread (threadpoolctl) so that the
 only thread pool is Numba's. The number of blocks depends on the cores the process may use
-and on the sizes, never on the number of threads, and every sum over rows runs in row order,
-so results do not change with the thread count (a block of a product may round differently
-from a block of another size, so another core count may change the last bits).
+and on the sizes, never on the number of threads, and every sum runs in a fixed order, so
+results do not change with the thread count (another core count splits the sums differently
+and may change the last bits).
 
 The random draws are those of :mod:`xprbm.kernels.numba_cpu` (element ``i`` of a draw uses
 counter ``i``, row-major over the array the draw fills), so the update draws exactly the
@@ -41,8 +52,10 @@ from scipy.linalg import cython_blas  # noqa: F401  (loads SciPy's BLAS now, see
 from .numba_cpu import _OPTIONS, _draw_row, _sigmoid, _uniform
 
 _jit_parallel = numba.njit(parallel=True, **_OPTIONS)
-#: blocks of rows are at least this tall (smaller products waste the BLAS kernels)
-MIN_BLOCK_ROWS = 32
+#: each core owns at least this many visible units (thinner products waste the BLAS kernels)
+MIN_BLOCK_UNITS = 64
+#: blocks of visible units start on multiples of this (whole cache lines of float32)
+UNIT_ALIGN = 16
 _inline = numba.njit(inline="always")
 
 
@@ -75,11 +88,11 @@ def _call_gemm(typingctx, address, flags, sizes, scalars, a, b, c):
     return sig, codegen
 
 
-def n_parts(n_rows: int) -> int:
-    """Blocks an update of ``n_rows`` stacked rows is split into: one per core this process
-    may run on (not per thread, so that results do not depend on the thread count), each at
-    least :data:`MIN_BLOCK_ROWS` rows tall, at least 1."""
-    return max(1, min(_available_cores(), n_rows // MIN_BLOCK_ROWS))
+def n_parts(n_visible: int) -> int:
+    """Blocks of visible units an update is split into: one per core this process may run on
+    (not per thread, so that results do not depend on the thread count), each at least
+    :data:`MIN_BLOCK_UNITS` units wide, at least 1."""
+    return max(1, min(_available_cores(), n_visible // MIN_BLOCK_UNITS))
 
 
 @functools.cache
@@ -119,162 +132,185 @@ def _gemm(address, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ld
 
 
 @_inline
-def _rows_times_weights(address, vis, W, out, lo, hi):
-    """``out[lo:hi] = vis[lo:hi] @ W``."""
-    if hi > lo:
-        _gemm(address, False, False, hi - lo, W.shape[1], W.shape[0], 1.0, vis[lo:],
-              vis.shape[1], W, W.shape[1], 0.0, out[lo:], out.shape[1])
-
-
-@_inline
-def _rows_times_weights_t(address, hid, W, out, lo, hi):
-    """``out[lo:hi] = hid[lo:hi] @ W.T``."""
-    if hi > lo:
-        _gemm(address, False, True, hi - lo, W.shape[0], W.shape[1], 1.0, hid[lo:],
-              hid.shape[1], W, W.shape[1], 0.0, out[lo:], out.shape[1])
-
-
-@_inline
-def _bernoulli_rows(x, bias, base, lo, hi):
-    """Rows ``lo:hi`` of ``x``: fields in, samples ``u < sigmoid(x + bias)`` out."""
-    for i in range(lo, hi):
-        _draw_row(x[i], bias, base, i * x.shape[1])
-
-
-@_inline
-def _scaled_sigmoid_rows(x, bias, scale, lo, hi, samples, sample_offset, draw, base):
-    """Rows ``lo:hi`` of ``x``: ``x[i] = scale[i] * p[i]`` with ``p = sigmoid(x + bias)``.
-
-    With ``draw``, row ``i`` with ``0 <= i - sample_offset < len(samples)`` is
-    also drawn: ``samples[i - sample_offset] = (u < p[i])``, counters row-major over
-    ``samples``.
-    """
-    n_cols = x.shape[1]
-    one = x.dtype.type(1.0)
-    for i in range(lo, hi):
-        s = scale[i]
-        row = x[i]
-        r = i - sample_offset
-        if draw and 0 <= r < samples.shape[0]:
-            out = samples[r]
-            for j in range(n_cols):
-                p = _sigmoid(row[j] + bias[j])
-                out[j] = one if _uniform(base, r * n_cols + j) < p else x.dtype.type(0.0)
-                row[j] = s * p
-        else:
-            for j in range(n_cols):
-                row[j] = s * _sigmoid(row[j] + bias[j])
-
-
-@_inline
 def _block(n, n_parts, part):
     """Bounds of block ``part`` of ``n`` items split into ``n_parts`` near-equal blocks."""
     return n * part // n_parts, n * (part + 1) // n_parts
 
 
-@numba.njit(**_OPTIONS)
-def _chain_rows(address, X, rows, vis, hid, hid_chain, W, b, c, scale, bases, pcd, k,
-                n_parts, part):
-    """Block ``part`` of the batch rows (gathered) and of the chain rows (Gibbs steps).
+@_inline
+def _unit_block(n, n_parts, part, align):
+    """Like :func:`_block`, with inner bounds rounded down to multiples of ``align``."""
+    lo = 0 if part == 0 else n * part // n_parts // align * align
+    hi = n if part == n_parts - 1 else n * (part + 1) // n_parts // align * align
+    return lo, hi
 
-    CD also runs the positive phase first (its samples start the chains) and the chains'
-    final hidden probabilities; PCD leaves both phases' fields to :func:`_stacked_fields`.
-    """
+
+@_inline
+def _partial_field(hid, partials, part):
+    """Where block ``part`` writes its partial hidden field: ``hid`` itself for block 0."""
+    return hid if part == 0 else partials[part - 1]
+
+
+@numba.njit(**_OPTIONS)
+def _visible_stage(address, X, rows, vis, hid, partials, hid_chain, W, b, base, gather,
+                   chain_step, f_lo, f_hi, align, n_parts, part):
+    """Block ``part`` of the visible units: with ``gather``, copy the batch rows' units (in the
+    model's dtype); with ``chain_step``, the chains' visible field and Bernoulli draws
+    (``base``); then the block's partial hidden field of the stacked rows ``f_lo:f_hi``."""
     n_chains = hid_chain.shape[0]
-    c_lo, c_hi = _block(n_chains, n_parts, part)
-    d_lo, d_hi = _block(rows.shape[0], n_parts, part)
-    for i in range(d_lo, d_hi):  # gather the batch rows, converted to the model's dtype
-        src = X[rows[i]]
-        dst = vis[n_chains + i]
-        for j in range(src.shape[0]):
-            dst[j] = src[j]
-    draw = 0
-    if not pcd:  # CD: chain row i starts from the hidden sample of batch row i
-        _rows_times_weights(address, vis, W, hid, n_chains + d_lo, n_chains + d_hi)
-        _scaled_sigmoid_rows(hid, c, scale, n_chains + d_lo, n_chains + d_hi, hid_chain,
-                             n_chains, True, bases[0])
-        draw = 1
-    for step in range(k):
-        _rows_times_weights_t(address, hid_chain, W, vis, c_lo, c_hi)
-        _bernoulli_rows(vis, b, bases[draw], c_lo, c_hi)
-        draw += 1
-        if step < k - 1:
-            _rows_times_weights(address, vis, W, hid_chain, c_lo, c_hi)
-            _bernoulli_rows(hid_chain, c, bases[draw], c_lo, c_hi)
-            draw += 1
-    if not pcd:
-        _rows_times_weights(address, vis, W, hid, c_lo, c_hi)
-        _scaled_sigmoid_rows(hid, c, scale, c_lo, c_hi, hid_chain, 0, False, np.uint64(0))
+    n_visible, n_hidden = W.shape
+    lo, hi = _unit_block(n_visible, n_parts, part, align)
+    if hi <= lo:
+        return
+    if gather:
+        for i in range(rows.shape[0]):
+            src = X[rows[i], lo:hi]
+            dst = vis[n_chains + i, lo:hi]
+            for j in range(hi - lo):
+                dst[j] = src[j]
+    if chain_step:  # vis[:C, lo:hi] = hid_chain @ W[lo:hi].T, then the draws
+        _gemm(address, False, True, n_chains, hi - lo, n_hidden, 1.0, hid_chain, n_hidden,
+              W[lo:], n_hidden, 0.0, vis[0, lo:], n_visible)
+        bias = b[lo:hi]
+        for i in range(n_chains):
+            _draw_row(vis[i, lo:hi], bias, base, i * n_visible + lo)
+    if f_hi > f_lo:  # out[f_lo:f_hi] = vis[f_lo:f_hi, lo:hi] @ W[lo:hi]
+        _gemm(address, False, False, f_hi - f_lo, n_hidden, hi - lo, 1.0, vis[f_lo, lo:],
+              n_visible, W[lo:], n_hidden, 0.0, _partial_field(hid, partials, part)[f_lo:],
+              n_hidden)
 
 
 @numba.njit(**_OPTIONS)
-def _stacked_fields(address, vis, hid, hid_chain, W, c, scale, base, n_parts, part):
-    """PCD, block ``part`` of all ``[chains; batch]`` rows: one product for both phases'
-    hidden fields, then probabilities; chain rows also draw the next hidden states."""
-    lo, hi = _block(vis.shape[0], n_parts, part)
-    _rows_times_weights(address, vis, W, hid, lo, hi)
-    _scaled_sigmoid_rows(hid, c, scale, lo, hi, hid_chain, 0, True, base)
+def _hidden_stage(hid, partials, hid_chain, c, scale, base, f_lo, n_drawn, f_hi, scaled,
+                  n_visible, align, n_parts, part):
+    """Block ``part`` of the stacked rows ``f_lo:f_hi``: the hidden field (the partial sums in
+    block order, then ``c``), then
+
+    - rows ``f_lo:f_lo + n_drawn`` draw ``hid_chain[i - f_lo]`` (counters row-major there);
+    - with ``scaled``, every row becomes ``hid[i] = scale[i] * sigmoid(field)``.
+
+    The drawn rows and the others are split into blocks separately, so that every block
+    draws its share.
+    """
+    d_lo, d_hi = _block(n_drawn, n_parts, part)
+    o_lo, o_hi = _block(f_hi - f_lo - n_drawn, n_parts, part)
+    for i in range(f_lo + d_lo, f_lo + d_hi):
+        _hidden_row(hid, partials, i, c, scale[i], scaled, hid_chain[i - f_lo], True,
+                    base, (i - f_lo) * c.shape[0], n_visible, align, n_parts)
+    for i in range(f_lo + n_drawn + o_lo, f_lo + n_drawn + o_hi):
+        _hidden_row(hid, partials, i, c, scale[i], scaled, hid_chain[0], False,
+                    base, 0, n_visible, align, n_parts)
+
+
+@_inline
+def _hidden_row(hid, partials, i, c, s, scaled, out, draw, base, first, n_visible, align,
+                n_parts):
+    """Row ``i`` of :func:`_hidden_stage`; ``out`` takes the draws (counters from ``first``)."""
+    row = hid[i]
+    for q in range(1, n_parts):
+        lo, hi = _unit_block(n_visible, n_parts, q, align)
+        if hi > lo:
+            other = partials[q - 1, i]
+            for j in range(row.shape[0]):
+                row[j] += other[j]
+    one, zero = row.dtype.type(1.0), row.dtype.type(0.0)
+    if draw and scaled:
+        for j in range(row.shape[0]):
+            p = _sigmoid(row[j] + c[j])
+            out[j] = one if _uniform(base, first + j) < p else zero
+            row[j] = s * p
+    elif draw:
+        for j in range(row.shape[0]):
+            out[j] = row[j]
+        _draw_row(out, c, base, first)
+    else:
+        for j in range(row.shape[0]):
+            row[j] = s * _sigmoid(row[j] + c[j])
 
 
 @numba.njit(**_OPTIONS)
-def _apply_gradient(address, vis, hid, W, b, c, vel_W, vel_b, vel_c, scale, lr, momentum,
-                    decay, n_parts, part):
-    """Block ``part`` of the visible and hidden units: gradients and momentum steps."""
+def _gradient_stage(address, vis, hid, W, b, c, vel_W, vel_b, vel_c, scale, lr, momentum,
+                    decay, align, n_parts, part):
+    """Block ``part`` of the visible units (and of the hidden units, for their bias): the
+    gradients and momentum steps."""
     n_visible, n_hidden = W.shape
     t = W.dtype.type
-    v_lo, v_hi = _block(n_visible, n_parts, part)
-    if v_hi > v_lo:  # velocity = m * velocity + lr * vis.T @ hid, straight from gemm
-        _gemm(address, True, False, v_hi - v_lo, n_hidden, vis.shape[0], lr, vis[0, v_lo:],
-              n_visible, hid, n_hidden, momentum, vel_W[v_lo:], n_hidden)
+    lo, hi = _unit_block(n_visible, n_parts, part, align)
+    if hi > lo:  # velocity = m * velocity + lr * vis.T @ hid, straight from gemm
+        _gemm(address, True, False, hi - lo, n_hidden, vis.shape[0], lr, vis[0, lo:],
+              n_visible, hid, n_hidden, momentum, vel_W[lo:], n_hidden)
     decay_step = t(lr * decay)
-    for i in range(v_lo, v_hi):
+    for i in range(lo, hi):
         w_row, v_row = W[i], vel_W[i]
         for j in range(n_hidden):
             v = v_row[j] - decay_step * w_row[j]
             v_row[j] = v
             w_row[j] += v
-    _bias_step(vis, scale, True, b, vel_b, v_lo, v_hi, t(lr), t(momentum))
+    _bias_step(vis, scale, True, b, vel_b, lo, hi, t(lr), t(momentum))
     h_lo, h_hi = _block(n_hidden, n_parts, part)
     # hid already holds the scaled probabilities: the hidden gradient is their column sum
     _bias_step(hid, scale, False, c, vel_c, h_lo, h_hi, t(lr), t(momentum))
 
 
-@_jit_parallel
-def _update(address, X, rows, vis, hid, hid_chain, W, b, c, vel_W, vel_b, vel_c, scale, bases,
-            pcd, k, lr, momentum, decay, n_parts):
-    for part in numba.prange(n_parts):
-        _chain_rows(address, X, rows, vis, hid, hid_chain, W, b, c, scale, bases, pcd, k,
-                    n_parts, part)
-    if pcd:  # after a barrier: the chains' new visible states are complete
-        for part in numba.prange(n_parts):
-            _stacked_fields(address, vis, hid, hid_chain, W, c, scale, bases[2 * k - 1],
-                            n_parts, part)
-    # after a barrier every thread owns a block of visible and of hidden units
-    for part in numba.prange(n_parts):
-        _apply_gradient(address, vis, hid, W, b, c, vel_W, vel_b, vel_c, scale, lr, momentum,
-                        decay, n_parts, part)
-
-
 @_inline
 def _bias_step(x, scale, scaled, bias, velocity, lo, hi, lr, momentum):
     """Momentum step of ``bias[lo:hi]`` with gradient ``sum_i s_i * x[i, lo:hi]``, rows summed
-    in order; ``s_i = scale[i]`` when ``scaled``, else 1."""
+    in order; ``s_i = scale[i]`` when ``scaled``, else 1.
+
+    Loops run over slices from 0 (not over ``range(lo, hi)`` of whole rows): LLVM vectorises
+    those, here and in the stages above.
+    """
     grad = np.zeros(hi - lo, x.dtype)
     for i in range(x.shape[0]):
-        row = x[i]
+        row = x[i, lo:hi]
         s = scale[i] if scaled else x.dtype.type(1.0)
-        for j in range(lo, hi):
-            grad[j - lo] += s * row[j]
-    for j in range(lo, hi):
-        v = momentum * velocity[j] + lr * grad[j - lo]
+        for j in range(hi - lo):
+            grad[j] += s * row[j]
+    bias, velocity = bias[lo:hi], velocity[lo:hi]
+    for j in range(hi - lo):
+        v = momentum * velocity[j] + lr * grad[j]
         velocity[j] = v
         bias[j] += v
 
 
+@_jit_parallel
+def _update(address, X, rows, vis, hid, partials, hid_chain, W, b, c, vel_W, vel_b, vel_c,
+            scale, bases, pcd, k, lr, momentum, decay, align, n_parts):
+    n_chains, n_rows, n_visible = hid_chain.shape[0], vis.shape[0], W.shape[0]
+    draw = 0
+    if not pcd:  # CD: the batch's field; its hidden probabilities, and samples start the chain
+        for part in numba.prange(n_parts):
+            _visible_stage(address, X, rows, vis, hid, partials, hid_chain, W, b, bases[0],
+                           True, False, n_chains, n_rows, align, n_parts, part)
+        for part in numba.prange(n_parts):
+            _hidden_stage(hid, partials, hid_chain, c, scale, bases[0], n_chains, n_chains,
+                          n_rows, True, n_visible, align, n_parts, part)
+        draw = 1
+    for step in range(k):
+        last = step == k - 1
+        # the last step's field covers the batch rows too (PCD) or ends the chain (CD)
+        f_hi = (n_rows if pcd else n_chains) if last else n_chains
+        for part in numba.prange(n_parts):
+            _visible_stage(address, X, rows, vis, hid, partials, hid_chain, W, b, bases[draw],
+                           pcd and step == 0, True, 0, f_hi, align, n_parts, part)
+        draw += 1
+        # PCD's last step also draws the hidden states kept for the next update; CD's last
+        # step draws nothing
+        n_drawn = n_chains if (pcd or not last) else 0
+        base = bases[draw] if n_drawn else np.uint64(0)
+        for part in numba.prange(n_parts):
+            _hidden_stage(hid, partials, hid_chain, c, scale, base, 0, n_drawn, f_hi, last,
+                          n_visible, align, n_parts, part)
+        draw += 1 if n_drawn else 0
+    for part in numba.prange(n_parts):
+        _gradient_stage(address, vis, hid, W, b, c, vel_W, vel_b, vel_c, scale, lr, momentum,
+                        decay, align, n_parts, part)
+
+
 def update(X: np.ndarray, rows: np.ndarray, vis: np.ndarray, hid: np.ndarray,
-           hid_chain: np.ndarray, params: tuple, velocities: tuple, scale: np.ndarray,
-           bases: np.ndarray, pcd: bool, k: int, learning_rate: float, momentum: float,
-           weight_decay: float) -> None:
+           partials: np.ndarray, hid_chain: np.ndarray, params: tuple, velocities: tuple,
+           scale: np.ndarray, bases: np.ndarray, pcd: bool, k: int, learning_rate: float,
+           momentum: float, weight_decay: float) -> None:
     """One CD-k / PCD-k update with momentum, in place.
 
     Parameters
@@ -285,7 +321,10 @@ def update(X: np.ndarray, rows: np.ndarray, vis: np.ndarray, hid: np.ndarray,
     vis : ndarray, shape (C + b, n_visible)
         ``[chains; batch]``: PCD chains live in the first ``C`` rows across updates.
     hid : ndarray, shape (C + b, n_hidden)
-        Scratch for the scaled hidden probabilities.
+        Scratch for the hidden fields, then the scaled hidden probabilities.
+    partials : ndarray, shape (P - 1, R, n_hidden), R >= C + b
+        The other blocks' partial hidden fields; ``P = len(partials) + 1`` blocks of visible
+        units (see :func:`n_parts`).
     hid_chain : ndarray, shape (C, n_hidden)
         PCD: hidden states of the chains, drawn at the end of the previous update.
     params, velocities : (W (n_visible, n_hidden), b (n_visible,), c (n_hidden,))
@@ -293,7 +332,7 @@ def update(X: np.ndarray, rows: np.ndarray, vis: np.ndarray, hid: np.ndarray,
         (:class:`xprbm.train.NumbaStep` makes sure of it).
     scale : ndarray, shape (C + b,)
         ``-1/C`` for chain rows, ``+1/b`` for batch rows.
-    bases : ndarray of uint64
+    bases : ndarray of uint64, shape (2k,)
         The update's draw bases, in the order of :func:`xprbm.train.generic_step`.
     pcd : bool
     k : int
@@ -301,6 +340,9 @@ def update(X: np.ndarray, rows: np.ndarray, vis: np.ndarray, hid: np.ndarray,
     """
     W, b, c = params
     vel_W, vel_b, vel_c = velocities
-    _update(gemm_address(W.dtype), X, rows, vis, hid, hid_chain, W, b, c, vel_W, vel_b, vel_c,
-            scale, bases, bool(pcd), int(k), float(learning_rate), float(momentum),
-            float(weight_decay), n_parts(vis.shape[0]))
+    if partials.shape[1] < vis.shape[0] or partials.shape[2] != W.shape[1]:
+        raise ValueError(f"partials of shape {partials.shape} cannot hold {vis.shape[0]} rows "
+                         f"of {W.shape[1]} hidden fields")
+    _update(gemm_address(W.dtype), X, rows, vis, hid, partials, hid_chain, W, b, c, vel_W,
+            vel_b, vel_c, scale, bases, bool(pcd), int(k), float(learning_rate),
+            float(momentum), float(weight_decay), UNIT_ALIGN, partials.shape[0] + 1)
