@@ -13,6 +13,7 @@ import xprbm
 from xprbm.backend import get_backend
 from xprbm.kernels import generic, numba_cpu
 from xprbm.rng import CounterRNG
+from xprbm.train import PARAMETERS
 
 N_VISIBLE, N_HIDDEN = 7, 5
 
@@ -56,7 +57,8 @@ def _reference_update(state, batch, rng, *, method, k, lr, momentum, decay):
 
 
 @pytest.mark.parametrize("method, k", [("cd", 1), ("pcd", 1), ("pcd", 3), ("cd", 2)])
-def test_update_matches_hand_written_reference(make_rbm, method, k):
+def test_update_matches_hand_written_reference(make_rbm, monkeypatch, method, k):
+    _split_tiny_models(monkeypatch, 3)  # the Numba update sums partial fields of 3 blocks
     rbm = make_rbm(N_VISIBLE, N_HIDDEN, seed=4)
     X = _data(40)
     settings = dict(learning_rate=0.3, momentum=0.5, weight_decay=0.01)
@@ -201,6 +203,7 @@ def _split_tiny_models(monkeypatch, cores: int) -> None:
     monkeypatch.setattr(numba_update, "UNIT_ALIGN", 1)
 
 
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="Numba runs one thread here")
 @pytest.mark.parametrize("method", ["pcd", "cd"])
 def test_numba_training_identical_for_one_and_two_threads(monkeypatch, method):
     """Three blocks, so that the partial hidden fields are summed across blocks."""
@@ -209,7 +212,7 @@ def test_numba_training_identical_for_one_and_two_threads(monkeypatch, method):
     params = []
     previous = numba.get_num_threads()
     try:
-        for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+        for threads in (1, 2):
             numba.set_num_threads(threads)
             rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=4, kernels="numba")
             rbm.fit(X, epochs=2, batch_size=32, method=method, k=2, weight_decay=1e-3,
@@ -244,9 +247,50 @@ def test_numba_update_blocks_follow_cores_and_sizes():
     assert numba_update.n_parts(2 * numba_update.MIN_BLOCK_UNITS) == min(cores, 2)
 
 
+def test_numba_update_blocks_are_aligned_and_never_empty(monkeypatch):
+    from xprbm.kernels import numba_update
+
+    monkeypatch.setattr(numba_update, "_available_cores", lambda: 3)
+    monkeypatch.setattr(numba_update, "MIN_BLOCK_UNITS", 1)
+    monkeypatch.setattr(numba_update, "UNIT_ALIGN", 4)
+    assert numba_update.unit_blocks(20).tolist() == [0, 4, 12, 20]
+    assert numba_update.unit_blocks(7).tolist() == [0, 4, 7]  # 7 // 3 rounds down to 0
+    monkeypatch.setattr(numba_update, "UNIT_ALIGN", 16)
+    assert numba_update.unit_blocks(7).tolist() == [0, 7]
+    X = _data(100)
+    models = [xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=6, kernels=kern)
+              for kern in ("numba", "generic")]
+    for rbm in models:
+        rbm.fit(X, epochs=1, batch_size=20, progress=False)
+    np.testing.assert_allclose(models[0].weights, models[1].weights, atol=1e-5)
+
+
+def test_numba_update_refuses_buffers_it_would_overrun():
+    from xprbm.kernels import numba_update
+
+    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=0, kernels="numba")
+    rbm.fit(_data(40), epochs=1, batch_size=20, progress=False)
+    step = rbm.trainer._step
+    params = (rbm.weights, rbm.visible_bias, rbm.hidden_bias)
+    velocities = tuple(rbm.trainer.velocity[name] for name in PARAMETERS)
+    args = dict(X=_data(40), rows=np.arange(20), vis=step.vis, hid=step.hid,
+                partials=step.partials, bounds=step.bounds, hid_chain=step.hid_chain,
+                params=params, velocities=velocities, scale=step._row_scale(20, 20),
+                bases=np.zeros(2, np.uint64), pcd=True, k=1, learning_rate=0.1, momentum=0.5,
+                weight_decay=0.0)
+    numba_update.update(**args)  # as given, the buffers are right
+    bad = [dict(bases=np.zeros(1, np.uint64)), dict(hid=step.hid.astype(np.float64)),
+           dict(partials=np.empty((1, 40, N_HIDDEN), np.float32)),
+           dict(vis=np.asfortranarray(step.vis))]
+    for change in bad:
+        with pytest.raises(ValueError):
+            numba_update.update(**{**args, **change})
+
+
 @pytest.mark.parametrize("cores", [3, 5])
 @pytest.mark.parametrize("method", ["pcd", "cd"])
-def test_numba_update_with_more_blocks_than_threads(monkeypatch, cores, method):
+@pytest.mark.parametrize("k", [1, 2])
+def test_numba_update_with_more_blocks_than_threads(monkeypatch, cores, method, k):
     """A machine with more cores splits each update into more (uneven) blocks: the training
     must agree with the generic update to float32 rounding."""
     _split_tiny_models(monkeypatch, cores)
@@ -254,7 +298,7 @@ def test_numba_update_with_more_blocks_than_threads(monkeypatch, cores, method):
     models = [xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=6, kernels=kern)
               for kern in ("numba", "generic")]
     for rbm in models:
-        rbm.fit(X, epochs=2, batch_size=23, n_chains=17, method=method, k=2,
+        rbm.fit(X, epochs=2, batch_size=23, n_chains=17, method=method, k=k,
                 weight_decay=1e-3, progress=False)
     for name in ("weights", "visible_bias", "hidden_bias"):
         np.testing.assert_allclose(getattr(models[0], name), getattr(models[1], name),
@@ -274,7 +318,8 @@ def test_numba_update_default_blocks_agree_with_generic(monkeypatch, method):
     for rbm in models:
         rbm.fit(X, epochs=2, batch_size=20, method=method, k=2, weight_decay=1e-3,
                 progress=False)
-    assert models[0].trainer._step.partials.shape == (1, 40, 20)
+    step = models[0].trainer._step
+    assert step.bounds.tolist() == [0, 64, 150] and step.partials.shape == (1, 40, 20)
     for name in ("weights", "visible_bias", "hidden_bias"):
         np.testing.assert_allclose(getattr(models[0], name), getattr(models[1], name),
                                    atol=1e-5, err_msg=name)

@@ -650,9 +650,11 @@ class NumbaStep(StackedBuffers):
         super().__init__(trainer)
         self.update = numba_update.update
         rbm = trainer.rbm
-        # the hidden-field partial sums of blocks 1.. of the visible units (block 0 uses hid)
-        self.partials = np.empty((numba_update.n_parts(rbm.n_visible) - 1, self.hid.shape[0],
-                                  rbm.n_hidden), dtype=rbm._dtype)
+        # blocks of visible units; blocks 1.. keep their partial hidden fields in `partials`
+        # (block 0 uses hid)
+        self.bounds = numba_update.unit_blocks(rbm.n_visible)
+        self.partials = np.empty((len(self.bounds) - 2, self.hid.shape[0], rbm.n_hidden),
+                                 dtype=rbm._dtype)
 
     def __call__(self, X: Any, rows: Any) -> None:
         trainer = self.trainer
@@ -663,7 +665,7 @@ class NumbaStep(StackedBuffers):
         bases = np.array([rng.next_base() for _ in range(2 * cfg.k)], dtype=np.uint64)
         velocity = trainer.velocity
         _contiguous_parameters(trainer)
-        self.update(X, rows, self.vis[:n_rows], self.hid[:n_rows], self.partials,
+        self.update(X, rows, self.vis[:n_rows], self.hid[:n_rows], self.partials, self.bounds,
                     self.hid_chain[:n_chains],
                     (rbm.weights, rbm.visible_bias, rbm.hidden_bias),
                     tuple(velocity[name] for name in PARAMETERS),

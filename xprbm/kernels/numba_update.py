@@ -1,40 +1,50 @@
 """One whole CD-k / PCD-k update in one compiled call, split over the CPU's cores.
 
-Every core owns a block of the visible units, and with it the same rows of the weights and of
-their velocity, for the whole training: it alone reads and writes them. The weights change at
-every update, and a core that reads memory another core has just written waits for a
-cache-to-cache transfer (about 5 GB/s on the 2-core VM of the reference figures, against tens
-of GB/s from its own cache); splitting the products by batch rows instead made every core read
-all the weights after every update, and that alone cost about 0.3x the GEMM floor at batch 100.
+The visible units are split into blocks, one per core (see :func:`unit_blocks`), and block
+``p`` is always run by iteration ``p`` of each parallel loop: it alone reads and writes its
+rows of the weights and of their velocity. Numba's threads are not pinned, but in practice a
+thread stays on its core, so those rows stay in one core's cache. That is the point: the
+weights change at every update, and a core reading memory that another core has just written
+waits for cache-to-cache transfers (about 5 GB/s on the 2-core VM of the README's figures,
+against tens of GB/s from its own cache). Splitting the products by batch rows instead had
+every core read all the weights after every update; at batch 100 that alone cost about 0.3x
+the GEMM floor.
 
-One Gibbs half-step is two stages, separated by a barrier:
+One Gibbs step (hidden states -> visible draws -> hidden field) is two parallel loops,
+separated by a barrier:
 
-1. visible stage, per block of visible units: the chains' visible field for those units
-   (``hid_chain @ W[block].T``; all hidden units, so no sum across cores), their Bernoulli
-   draws, then the block's share of the hidden field, ``vis[:, block] @ W[block]``: a partial
-   sum over the block's visible units, into that core's own buffer;
-2. hidden stage, per block of rows: the partial sums are added in core order (so the result
+1. visible stage, per block of visible units: at PCD's first step, the gather of the batch
+   rows' units; the chains' visible field for the block (``hid_chain @ W[block].T``: all
+   hidden units, so no sum across blocks) and its Bernoulli draws; then the block's share of
+   the hidden field, ``vis[:, block] @ W[block]``: a partial sum over the block's visible
+   units, into a buffer of its own;
+2. hidden stage, per block of rows: the partial sums are added in block order (so the result
    does not depend on which thread ran which block), then the sigmoid and the draws.
 
-The gradient stage then runs per block of visible units again: its product accumulates the
-weight gradient straight into the momentum buffer (gemm with ``beta = momentum``), then the
-momentum step moves the weights; the bias gradients are split the same way (hidden units in
-plain blocks). What crosses between cores is then the hidden side (partial fields, scaled
-probabilities, chain states: a few ``rows x n_hidden`` arrays) instead of the weights. That
-is less at batch 100 (200 x 256 against 784 x 256: PCD-1 went from 1.4x to 1.1x the GEMM
-floor on 2 cores) and about even at batch 1000; PCD-k with k > 1 pays two barriers and one
-sum of partials per Gibbs step instead of none (batch 1000, PCD-10: 1.14x against 1.08x).
+CD runs one more pair of stages first, for the batch's own hidden field (which starts the
+chains). At the last step the hidden field covers the stacked ``[chains; batch]`` rows, both
+phases in one product (PCD). The gradient stage then runs per block of visible units again:
+its product accumulates the weight gradient straight into the momentum buffer (gemm with
+``beta = momentum``), then the momentum step moves the weights; the bias gradients are split
+the same way (hidden units in plain blocks). What crosses between cores is the hidden side
+(partial fields, scaled probabilities, chain states: a few ``rows x n_hidden`` arrays)
+instead of the weights: less at batch 100, more at batch 1000, and PCD-k with k > 1 pays two
+barriers and one sum of partials per Gibbs step (the README's Speed section has the figures).
 
 The matrix products call SciPy's BLAS (``scipy.linalg.cython_blas``) from inside the compiled
 code, one thread per call: the caller holds BLAS at one thread (threadpoolctl) so that the
-only thread pool is Numba's. The number of blocks depends on the cores the process may use
-and on the sizes, never on the number of threads, and every sum runs in a fixed order, so
-results do not change with the thread count (another core count splits the sums differently
-and may change the last bits).
+only thread pool is Numba's. The blocks depend on the cores the process may use and on the
+sizes, never on the number of threads, and every sum runs in a fixed order, so results do not
+change with the thread count (another core count splits the sums differently and may change
+the last bits).
 
 The random draws are those of :mod:`xprbm.kernels.numba_cpu` (element ``i`` of a draw uses
 counter ``i``, row-major over the array the draw fills), so the update draws exactly the
 uniforms of :func:`xprbm.train.generic_step`.
+
+The elementwise loops run over row slices from index 0 (``x[i, lo:hi]``), not over
+``range(lo, hi)`` of whole rows: LLVM vectorises the former inside the parallel loops, and
+left the latter scalar.
 """
 
 from __future__ import annotations
@@ -54,7 +64,8 @@ from .numba_cpu import _OPTIONS, _draw_row, _sigmoid, _uniform
 _jit_parallel = numba.njit(parallel=True, **_OPTIONS)
 #: each core owns at least this many visible units (thinner products waste the BLAS kernels)
 MIN_BLOCK_UNITS = 64
-#: blocks of visible units start on multiples of this (whole cache lines of float32)
+#: inner block bounds are multiples of this many units (a 64-byte cache line of float32, when
+#: the rows themselves start on cache lines, as 784-unit rows of float32 do)
 UNIT_ALIGN = 16
 _inline = numba.njit(inline="always")
 
@@ -93,6 +104,22 @@ def n_parts(n_visible: int) -> int:
     (not per thread, so that results do not depend on the thread count), each at least
     :data:`MIN_BLOCK_UNITS` units wide, at least 1."""
     return max(1, min(_available_cores(), n_visible // MIN_BLOCK_UNITS))
+
+
+def unit_blocks(n_visible: int) -> np.ndarray:
+    """Bounds of the blocks of visible units: block ``p`` is ``bounds[p]:bounds[p + 1]``.
+
+    :func:`n_parts` blocks, inner bounds rounded down to multiples of :data:`UNIT_ALIGN`,
+    empty blocks dropped (every block owns at least one unit).
+
+    Returns
+    -------
+    ndarray of int64, shape (n_blocks + 1,)
+        Increasing, from 0 to ``n_visible``.
+    """
+    parts = n_parts(n_visible)
+    inner = [n_visible * p // parts // UNIT_ALIGN * UNIT_ALIGN for p in range(1, parts)]
+    return np.unique(np.array([0, *inner, n_visible], dtype=np.int64))
 
 
 @functools.cache
@@ -138,14 +165,6 @@ def _block(n, n_parts, part):
 
 
 @_inline
-def _unit_block(n, n_parts, part, align):
-    """Like :func:`_block`, with inner bounds rounded down to multiples of ``align``."""
-    lo = 0 if part == 0 else n * part // n_parts // align * align
-    hi = n if part == n_parts - 1 else n * (part + 1) // n_parts // align * align
-    return lo, hi
-
-
-@_inline
 def _partial_field(hid, partials, part):
     """Where block ``part`` writes its partial hidden field: ``hid`` itself for block 0."""
     return hid if part == 0 else partials[part - 1]
@@ -153,15 +172,13 @@ def _partial_field(hid, partials, part):
 
 @numba.njit(**_OPTIONS)
 def _visible_stage(address, X, rows, vis, hid, partials, hid_chain, W, b, base, gather,
-                   chain_step, f_lo, f_hi, align, n_parts, part):
+                   chain_step, f_lo, f_hi, bounds, part):
     """Block ``part`` of the visible units: with ``gather``, copy the batch rows' units (in the
     model's dtype); with ``chain_step``, the chains' visible field and Bernoulli draws
     (``base``); then the block's partial hidden field of the stacked rows ``f_lo:f_hi``."""
     n_chains = hid_chain.shape[0]
     n_visible, n_hidden = W.shape
-    lo, hi = _unit_block(n_visible, n_parts, part, align)
-    if hi <= lo:
-        return
+    lo, hi = bounds[part], bounds[part + 1]
     if gather:
         for i in range(rows.shape[0]):
             src = X[rows[i], lo:hi]
@@ -181,13 +198,14 @@ def _visible_stage(address, X, rows, vis, hid, partials, hid_chain, W, b, base, 
 
 
 @numba.njit(**_OPTIONS)
-def _hidden_stage(hid, partials, hid_chain, c, scale, base, f_lo, n_drawn, f_hi, scaled,
-                  n_visible, align, n_parts, part):
+def _hidden_stage(hid, partials, hid_chain, c, scale, base, f_lo, n_drawn, f_hi, last,
+                  n_parts, part):
     """Block ``part`` of the stacked rows ``f_lo:f_hi``: the hidden field (the partial sums in
     block order, then ``c``), then
 
     - rows ``f_lo:f_lo + n_drawn`` draw ``hid_chain[i - f_lo]`` (counters row-major there);
-    - with ``scaled``, every row becomes ``hid[i] = scale[i] * sigmoid(field)``.
+    - at the ``last`` step, every row becomes ``hid[i] = scale[i] * sigmoid(field)`` (rows
+      that draw nothing only occur there).
 
     The drawn rows and the others are split into blocks separately, so that every block
     draws its share.
@@ -195,50 +213,46 @@ def _hidden_stage(hid, partials, hid_chain, c, scale, base, f_lo, n_drawn, f_hi,
     d_lo, d_hi = _block(n_drawn, n_parts, part)
     o_lo, o_hi = _block(f_hi - f_lo - n_drawn, n_parts, part)
     for i in range(f_lo + d_lo, f_lo + d_hi):
-        _hidden_row(hid, partials, i, c, scale[i], scaled, hid_chain[i - f_lo], True,
-                    base, (i - f_lo) * c.shape[0], n_visible, align, n_parts)
-    for i in range(f_lo + n_drawn + o_lo, f_lo + n_drawn + o_hi):
-        _hidden_row(hid, partials, i, c, scale[i], scaled, hid_chain[0], False,
-                    base, 0, n_visible, align, n_parts)
-
-
-@_inline
-def _hidden_row(hid, partials, i, c, s, scaled, out, draw, base, first, n_visible, align,
-                n_parts):
-    """Row ``i`` of :func:`_hidden_stage`; ``out`` takes the draws (counters from ``first``)."""
-    row = hid[i]
-    for q in range(1, n_parts):
-        lo, hi = _unit_block(n_visible, n_parts, q, align)
-        if hi > lo:
-            other = partials[q - 1, i]
+        row, out = _summed_field(hid, partials, i), hid_chain[i - f_lo]
+        first = (i - f_lo) * c.shape[0]
+        if last:  # the draw uses the probability it keeps
+            one, zero, s = row.dtype.type(1.0), row.dtype.type(0.0), scale[i]
             for j in range(row.shape[0]):
-                row[j] += other[j]
-    one, zero = row.dtype.type(1.0), row.dtype.type(0.0)
-    if draw and scaled:
-        for j in range(row.shape[0]):
-            p = _sigmoid(row[j] + c[j])
-            out[j] = one if _uniform(base, first + j) < p else zero
-            row[j] = s * p
-    elif draw:
-        for j in range(row.shape[0]):
-            out[j] = row[j]
-        _draw_row(out, c, base, first)
-    else:
+                p = _sigmoid(row[j] + c[j])
+                out[j] = one if _uniform(base, first + j) < p else zero
+                row[j] = s * p
+        else:
+            for j in range(row.shape[0]):
+                out[j] = row[j]
+            _draw_row(out, c, base, first)
+    for i in range(f_lo + n_drawn + o_lo, f_lo + n_drawn + o_hi):
+        row, s = _summed_field(hid, partials, i), scale[i]
         for j in range(row.shape[0]):
             row[j] = s * _sigmoid(row[j] + c[j])
 
 
+@_inline
+def _summed_field(hid, partials, i):
+    """``hid[i] += partials[q, i]`` for every block ``q`` in order; returns ``hid[i]``."""
+    row = hid[i]
+    for q in range(partials.shape[0]):
+        other = partials[q, i]
+        for j in range(row.shape[0]):
+            row[j] += other[j]
+    return row
+
+
 @numba.njit(**_OPTIONS)
 def _gradient_stage(address, vis, hid, W, b, c, vel_W, vel_b, vel_c, scale, lr, momentum,
-                    decay, align, n_parts, part):
+                    decay, bounds, part):
     """Block ``part`` of the visible units (and of the hidden units, for their bias): the
     gradients and momentum steps."""
     n_visible, n_hidden = W.shape
     t = W.dtype.type
-    lo, hi = _unit_block(n_visible, n_parts, part, align)
-    if hi > lo:  # velocity = m * velocity + lr * vis.T @ hid, straight from gemm
-        _gemm(address, True, False, hi - lo, n_hidden, vis.shape[0], lr, vis[0, lo:],
-              n_visible, hid, n_hidden, momentum, vel_W[lo:], n_hidden)
+    lo, hi = bounds[part], bounds[part + 1]
+    # velocity = m * velocity + lr * vis.T @ hid, straight from gemm
+    _gemm(address, True, False, hi - lo, n_hidden, vis.shape[0], lr, vis[0, lo:], n_visible,
+          hid, n_hidden, momentum, vel_W[lo:], n_hidden)
     decay_step = t(lr * decay)
     for i in range(lo, hi):
         w_row, v_row = W[i], vel_W[i]
@@ -247,7 +261,7 @@ def _gradient_stage(address, vis, hid, W, b, c, vel_W, vel_b, vel_c, scale, lr, 
             v_row[j] = v
             w_row[j] += v
     _bias_step(vis, scale, True, b, vel_b, lo, hi, t(lr), t(momentum))
-    h_lo, h_hi = _block(n_hidden, n_parts, part)
+    h_lo, h_hi = _block(n_hidden, bounds.shape[0] - 1, part)
     # hid already holds the scaled probabilities: the hidden gradient is their column sum
     _bias_step(hid, scale, False, c, vel_c, h_lo, h_hi, t(lr), t(momentum))
 
@@ -255,11 +269,7 @@ def _gradient_stage(address, vis, hid, W, b, c, vel_W, vel_b, vel_c, scale, lr, 
 @_inline
 def _bias_step(x, scale, scaled, bias, velocity, lo, hi, lr, momentum):
     """Momentum step of ``bias[lo:hi]`` with gradient ``sum_i s_i * x[i, lo:hi]``, rows summed
-    in order; ``s_i = scale[i]`` when ``scaled``, else 1.
-
-    Loops run over slices from 0 (not over ``range(lo, hi)`` of whole rows): LLVM vectorises
-    those, here and in the stages above.
-    """
+    in order; ``s_i = scale[i]`` when ``scaled``, else 1."""
     grad = np.zeros(hi - lo, x.dtype)
     for i in range(x.shape[0]):
         row = x[i, lo:hi]
@@ -274,43 +284,44 @@ def _bias_step(x, scale, scaled, bias, velocity, lo, hi, lr, momentum):
 
 
 @_jit_parallel
-def _update(address, X, rows, vis, hid, partials, hid_chain, W, b, c, vel_W, vel_b, vel_c,
-            scale, bases, pcd, k, lr, momentum, decay, align, n_parts):
-    n_chains, n_rows, n_visible = hid_chain.shape[0], vis.shape[0], W.shape[0]
+def _update(address, X, rows, vis, hid, partials, bounds, hid_chain, W, b, c, vel_W, vel_b,
+            vel_c, scale, bases, pcd, k, lr, momentum, decay):
+    n_chains, n_rows = hid_chain.shape[0], vis.shape[0]
+    n_parts = bounds.shape[0] - 1
     draw = 0
     if not pcd:  # CD: the batch's field; its hidden probabilities, and samples start the chain
         for part in numba.prange(n_parts):
             _visible_stage(address, X, rows, vis, hid, partials, hid_chain, W, b, bases[0],
-                           True, False, n_chains, n_rows, align, n_parts, part)
+                           True, False, n_chains, n_rows, bounds, part)
         for part in numba.prange(n_parts):
             _hidden_stage(hid, partials, hid_chain, c, scale, bases[0], n_chains, n_chains,
-                          n_rows, True, n_visible, align, n_parts, part)
+                          n_rows, True, n_parts, part)
         draw = 1
     for step in range(k):
         last = step == k - 1
-        # the last step's field covers the batch rows too (PCD) or ends the chain (CD)
-        f_hi = (n_rows if pcd else n_chains) if last else n_chains
+        # PCD's last step gives both phases' fields; CD's ends the chain
+        f_hi = n_rows if pcd and last else n_chains
         for part in numba.prange(n_parts):
             _visible_stage(address, X, rows, vis, hid, partials, hid_chain, W, b, bases[draw],
-                           pcd and step == 0, True, 0, f_hi, align, n_parts, part)
+                           pcd and step == 0, True, 0, f_hi, bounds, part)
         draw += 1
         # PCD's last step also draws the hidden states kept for the next update; CD's last
         # step draws nothing
-        n_drawn = n_chains if (pcd or not last) else 0
+        n_drawn = n_chains if pcd or not last else 0
         base = bases[draw] if n_drawn else np.uint64(0)
         for part in numba.prange(n_parts):
             _hidden_stage(hid, partials, hid_chain, c, scale, base, 0, n_drawn, f_hi, last,
-                          n_visible, align, n_parts, part)
+                          n_parts, part)
         draw += 1 if n_drawn else 0
     for part in numba.prange(n_parts):
         _gradient_stage(address, vis, hid, W, b, c, vel_W, vel_b, vel_c, scale, lr, momentum,
-                        decay, align, n_parts, part)
+                        decay, bounds, part)
 
 
 def update(X: np.ndarray, rows: np.ndarray, vis: np.ndarray, hid: np.ndarray,
-           partials: np.ndarray, hid_chain: np.ndarray, params: tuple, velocities: tuple,
-           scale: np.ndarray, bases: np.ndarray, pcd: bool, k: int, learning_rate: float,
-           momentum: float, weight_decay: float) -> None:
+           partials: np.ndarray, bounds: np.ndarray, hid_chain: np.ndarray, params: tuple,
+           velocities: tuple, scale: np.ndarray, bases: np.ndarray, pcd: bool, k: int,
+           learning_rate: float, momentum: float, weight_decay: float) -> None:
     """One CD-k / PCD-k update with momentum, in place.
 
     Parameters
@@ -318,14 +329,16 @@ def update(X: np.ndarray, rows: np.ndarray, vis: np.ndarray, hid: np.ndarray,
     X : ndarray, shape (n_samples, n_visible), any layout, any numeric dtype
         Training rows (binary); batches are gathered and converted on the fly.
     rows : ndarray of int64, shape (b,)
-    vis : ndarray, shape (C + b, n_visible)
+    vis : ndarray, shape (C + b, n_visible), C-contiguous
         ``[chains; batch]``: PCD chains live in the first ``C`` rows across updates.
-    hid : ndarray, shape (C + b, n_hidden)
-        Scratch for the hidden fields, then the scaled hidden probabilities.
-    partials : ndarray, shape (P - 1, R, n_hidden), R >= C + b
-        The other blocks' partial hidden fields; ``P = len(partials) + 1`` blocks of visible
-        units (see :func:`n_parts`).
-    hid_chain : ndarray, shape (C, n_hidden)
+    hid : ndarray, shape (C + b, n_hidden), C-contiguous
+        Scratch for the hidden fields (block 0's partial sums), then the scaled hidden
+        probabilities.
+    partials : ndarray, shape (P - 1, R, n_hidden), R >= C + b, C-contiguous, dtype of hid
+        The partial hidden fields of blocks 1 to P - 1.
+    bounds : ndarray of int64, shape (P + 1,)
+        The blocks of visible units, from :func:`unit_blocks`.
+    hid_chain : ndarray, shape (C, n_hidden), C-contiguous
         PCD: hidden states of the chains, drawn at the end of the previous update.
     params, velocities : (W (n_visible, n_hidden), b (n_visible,), c (n_hidden,))
         The weights and their velocity must be C-contiguous: BLAS reads them as such
@@ -337,12 +350,24 @@ def update(X: np.ndarray, rows: np.ndarray, vis: np.ndarray, hid: np.ndarray,
     pcd : bool
     k : int
     learning_rate, momentum, weight_decay : float
+
+    Raises
+    ------
+    ValueError
+        Buffers of the wrong shape, dtype or layout (BLAS would read past them).
     """
     W, b, c = params
     vel_W, vel_b, vel_c = velocities
-    if partials.shape[1] < vis.shape[0] or partials.shape[2] != W.shape[1]:
-        raise ValueError(f"partials of shape {partials.shape} cannot hold {vis.shape[0]} rows "
-                         f"of {W.shape[1]} hidden fields")
-    _update(gemm_address(W.dtype), X, rows, vis, hid, partials, hid_chain, W, b, c, vel_W,
-            vel_b, vel_c, scale, bases, bool(pcd), int(k), float(learning_rate),
-            float(momentum), float(weight_decay), UNIT_ALIGN, partials.shape[0] + 1)
+    n_parts = bounds.shape[0] - 1
+    expected = (n_parts - 1, W.shape[1])
+    if (partials.shape[0], partials.shape[2]) != expected or partials.shape[1] < vis.shape[0]:
+        raise ValueError(f"partials of shape {partials.shape} for {n_parts} blocks of "
+                         f"{vis.shape[0]} rows and {W.shape[1]} hidden units")
+    buffers = (vis, hid, partials, hid_chain, W, vel_W)
+    if any(a.dtype != W.dtype or not a.flags.c_contiguous for a in buffers):
+        raise ValueError("the update's buffers must be C-contiguous arrays of the model's dtype")
+    if bases.shape != (2 * k,):
+        raise ValueError(f"{2 * k} draw bases needed; got {bases.shape[0]}")
+    _update(gemm_address(W.dtype), X, rows, vis, hid, partials, bounds, hid_chain, W, b, c,
+            vel_W, vel_b, vel_c, scale, bases, bool(pcd), int(k), float(learning_rate),
+            float(momentum), float(weight_decay))
