@@ -5,8 +5,8 @@ The visible units are split into blocks, one per core (see :func:`unit_blocks`),
 rows of the weights and of their velocity. Numba's threads are not pinned, but in practice a
 thread stays on its core, so those rows stay in one core's cache. That is the point: the
 weights change at every update, and a core reading memory that another core has just written
-waits for cache-to-cache transfers (about 5 GB/s on the 2-core VM of the README's figures,
-against tens of GB/s from its own cache). Splitting the products by batch rows instead had
+waits for cache-to-cache transfers (5 to 9 GB/s on the 2-core VM of the README's figures,
+``bench/cross_core_writes.py``, against tens of GB/s from its own cache). Splitting the products by batch rows instead had
 every core read all the weights after every update; at batch 100 that alone cost about 0.3x
 the GEMM floor.
 
