@@ -103,13 +103,29 @@ def test_same_seed_same_parameters_after_training(make_rbm):
     assert not np.array_equal(a, c)
 
 
+def _numba_and_generic(X, seed, n_hidden=N_HIDDEN, prepare=None, **fit):
+    """The same model trained on ``X`` with the Numba update and with the generic one;
+    ``prepare(rbm)`` runs on each before training."""
+    models = []
+    for kernels in ("numba", "generic"):
+        rbm = xprbm.RBM(X.shape[1], n_hidden, seed=seed, kernels=kernels)
+        if prepare is not None:
+            prepare(rbm)
+        rbm.fit(X, progress=False, **fit)
+        models.append(rbm)
+    return models
+
+
+def _assert_same_parameters(models, atol=1e-5):
+    for name in PARAMETERS:
+        np.testing.assert_allclose(getattr(models[0], name), getattr(models[1], name),
+                                   atol=atol, err_msg=name)
+
+
 def test_fast_and_generic_paths_agree_on_numpy():
-    X = _data(300)
-    models = [xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=1, kernels=kern)
-              for kern in ("numba", "generic")]
-    for rbm in models:
-        rbm.fit(X, epochs=2, batch_size=50, learning_rate=0.1, k=2, progress=False)
-    np.testing.assert_allclose(models[0].weights, models[1].weights, atol=1e-5)
+    models = _numba_and_generic(_data(300), seed=1, epochs=2, batch_size=50,
+                                learning_rate=0.1, k=2)
+    _assert_same_parameters(models)
 
 
 def _train_cupy(method, kernels, replace_weights=False, dtype="float32"):
@@ -135,7 +151,7 @@ def test_cupy_graph_update_matches_generic(cupy_device, method, replace_weights,
     step = fast.trainer._step
     assert step.graph is not None, "full batches should replay a captured CUDA graph"
     assert step.graph_signature == step._signature()  # captured for the arrays in use
-    for name in ("weights", "visible_bias", "hidden_bias"):
+    for name in PARAMETERS:
         np.testing.assert_allclose(to_numpy(fast, getattr(fast, name)),
                                    to_numpy(reference, getattr(reference, name)), atol=2e-5,
                                    err_msg=name)
@@ -150,7 +166,7 @@ def test_cupy_graph_replay_identical_to_launch_by_launch(cupy_device, monkeypatc
     monkeypatch.setenv("XPRBM_CUDA_GRAPHS", "0")
     direct = _train_cupy(method, "cupy", replace_weights=True)
     assert direct.trainer._step.graph is None
-    for name in ("weights", "visible_bias", "hidden_bias"):
+    for name in PARAMETERS:
         np.testing.assert_array_equal(to_numpy(graph, getattr(graph, name)),
                                       to_numpy(direct, getattr(direct, name)), err_msg=name)
 
@@ -257,12 +273,7 @@ def test_numba_update_blocks_are_aligned_and_never_empty(monkeypatch):
     assert numba_update.unit_blocks(7).tolist() == [0, 4, 7]  # 7 // 3 rounds down to 0
     monkeypatch.setattr(numba_update, "UNIT_ALIGN", 16)
     assert numba_update.unit_blocks(7).tolist() == [0, 7]
-    X = _data(100)
-    models = [xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=6, kernels=kern)
-              for kern in ("numba", "generic")]
-    for rbm in models:
-        rbm.fit(X, epochs=1, batch_size=20, progress=False)
-    np.testing.assert_allclose(models[0].weights, models[1].weights, atol=1e-5)
+    _assert_same_parameters(_numba_and_generic(_data(100), seed=6, epochs=1, batch_size=20))
 
 
 def test_numba_update_refuses_buffers_it_would_overrun():
@@ -294,15 +305,9 @@ def test_numba_update_with_more_blocks_than_threads(monkeypatch, cores, method, 
     """A machine with more cores splits each update into more (uneven) blocks: the training
     must agree with the generic update to float32 rounding."""
     _split_tiny_models(monkeypatch, cores)
-    X = _data(200)
-    models = [xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=6, kernels=kern)
-              for kern in ("numba", "generic")]
-    for rbm in models:
-        rbm.fit(X, epochs=2, batch_size=23, n_chains=17, method=method, k=k,
-                weight_decay=1e-3, progress=False)
-    for name in ("weights", "visible_bias", "hidden_bias"):
-        np.testing.assert_allclose(getattr(models[0], name), getattr(models[1], name),
-                                   atol=1e-5, err_msg=name)
+    models = _numba_and_generic(_data(200), seed=6, epochs=2, batch_size=23, n_chains=17,
+                                method=method, k=k, weight_decay=1e-3)
+    _assert_same_parameters(models)
 
 
 @pytest.mark.parametrize("method", ["pcd", "cd"])
@@ -314,27 +319,21 @@ def test_numba_update_default_blocks_agree_with_generic(monkeypatch, method):
     monkeypatch.setattr(numba_update, "_available_cores", lambda: 2)
     assert numba_update.n_parts(150) == 2
     X = (np.random.default_rng(1).random((90, 150)) < 0.3).astype(np.float32)
-    models = [xprbm.RBM(150, 20, seed=6, kernels=kern) for kern in ("numba", "generic")]
-    for rbm in models:
-        rbm.fit(X, epochs=2, batch_size=20, method=method, k=2, weight_decay=1e-3,
-                progress=False)
+    models = _numba_and_generic(X, seed=6, n_hidden=20, epochs=2, batch_size=20,
+                                method=method, k=2, weight_decay=1e-3)
     step = models[0].trainer._step
     assert step.bounds.tolist() == [0, 64, 150] and step.partials.shape == (1, 40, 20)
-    for name in ("weights", "visible_bias", "hidden_bias"):
-        np.testing.assert_allclose(getattr(models[0], name), getattr(models[1], name),
-                                   atol=1e-5, err_msg=name)
+    _assert_same_parameters(models)
 
 
 @pytest.mark.parametrize("layout", ["fortran", "transposed"])
 def test_numba_update_with_weights_that_are_not_c_ordered(layout):
-    X = _data(120)
-    models = [xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=8, kernels=kern)
-              for kern in ("numba", "generic")]
-    for rbm in models:
+    def reorder(rbm):
         W = rbm.weights
         rbm.weights = np.asfortranarray(W) if layout == "fortran" else np.ascontiguousarray(W.T).T
-        rbm.fit(X, epochs=2, batch_size=20, progress=False)
-    np.testing.assert_allclose(models[0].weights, models[1].weights, atol=1e-5)
+
+    _assert_same_parameters(_numba_and_generic(_data(120), seed=8, prepare=reorder, epochs=2,
+                                               batch_size=20))
 
 
 def test_numba_update_falls_back_to_generic_without_threadpoolctl(monkeypatch):

@@ -7,8 +7,8 @@ thread stays on its core, so those rows stay in one core's cache. That is the po
 weights change at every update, and a core reading memory that another core has just written
 waits for cache-to-cache transfers (5 to 9 GB/s on the 2-core VM of the README's figures,
 ``bench/cross_core_writes.py``, against tens of GB/s from its own cache). Splitting the products by batch rows instead had
-every core read all the weights after every update; at batch 100 that alone cost about 0.3x
-the GEMM floor.
+every core read all the weights after every update (1.38x the GEMM floor at batch 100 in the
+README's run of that design; 1.08x without the weight step).
 
 One Gibbs step (hidden states -> visible draws -> hidden field) is two parallel loops,
 separated by a barrier:
