@@ -58,7 +58,7 @@ def _time(benchmark, case, fn):
 def _xprbm_epoch(rows, case, backend, kernels):
     shape, k = case
     batch, n_visible, n_hidden = SHAPES[shape]
-    rbm = xprbm.RBM(n_visible, n_hidden, backend=backend, kernels=kernels, seed=0)
+    rbm = xprbm.RBM(n_visible, n_hidden, backend=backend, fast_path=kernels, seed=0)
     X = rbm.visible(rows, binary=True)  # data on the device beforehand, as a user would
     rbm.fit(X[:batch], epochs=1, batch_size=batch, k=k, progress=False)  # compile + init
     trainer = rbm.trainer

@@ -47,4 +47,4 @@ def cupy_device():
 def make_rbm(backend):
     """Factory ``make_rbm(n_visible, n_hidden, **kw)`` on the parametrised backend."""
     name, kernels = BACKENDS[backend]
-    return functools.partial(xprbm.RBM, backend=name, kernels=kernels)
+    return functools.partial(xprbm.RBM, backend=name, fast_path=kernels)

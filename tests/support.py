@@ -9,18 +9,18 @@ import xprbm
 
 def to_numpy(rbm: xprbm.RBM, x) -> np.ndarray:
     """Host copy of a model-backend array (float64 for comparisons)."""
-    return np.asarray(rbm._backend.to_numpy(x), dtype=np.float64)
+    return np.asarray(rbm.array_backend.to_numpy(x), dtype=np.float64)
 
 
 def randomise(rbm: xprbm.RBM, scale: float = 1.0, seed: int = 0) -> xprbm.RBM:
     """Give ``rbm`` random parameters of the given scale (tiny models need strong couplings)."""
     g = np.random.default_rng(seed)
-    rbm.weights = rbm._backend.asarray(
-        scale * g.standard_normal((rbm.n_visible, rbm.n_hidden)), dtype=rbm._dtype)
-    rbm.visible_bias = rbm._backend.asarray(scale * g.standard_normal(rbm.n_visible),
-                                            dtype=rbm._dtype)
-    rbm.hidden_bias = rbm._backend.asarray(scale * g.standard_normal(rbm.n_hidden),
-                                           dtype=rbm._dtype)
+    rbm.weights = rbm.array_backend.asarray(
+        scale * g.standard_normal((rbm.n_visible, rbm.n_hidden)), dtype=rbm.array_dtype)
+    rbm.visible_bias = rbm.array_backend.asarray(scale * g.standard_normal(rbm.n_visible),
+                                            dtype=rbm.array_dtype)
+    rbm.hidden_bias = rbm.array_backend.asarray(scale * g.standard_normal(rbm.n_hidden),
+                                           dtype=rbm.array_dtype)
     return rbm
 
 

@@ -88,7 +88,7 @@ def test_train_sample_evaluate(tmp_path, data_file, capsys):
             assert (out / name).read_bytes().startswith(b"\x89PNG")
     records = json.loads((out / "history.json").read_text())
     assert [r["epoch"] for r in records] == [1, 2, 3]
-    assert all(r["valid_pll"] is not None for r in records)  # 10% of the file validates
+    assert all(r["valid_pll_per_unit"] is not None for r in records)  # 10% of the file validates
     assert len((out / "history.csv").read_text().splitlines()) == 4
     trainer = xprbm.load(out / "checkpoint")
     assert trainer.epoch == 3 and trainer.rbm.n_hidden == 6
@@ -120,7 +120,7 @@ def test_resume_through_the_command_line_equals_a_straight_run(tmp_path, data_fi
     assert resumed.epoch == straight.epoch == 4
     for name, value in straight.rbm.parameters().items():
         np.testing.assert_array_equal(getattr(resumed.rbm, name), value)
-    assert resumed.history.train_pll == straight.history.train_pll
+    assert resumed.history.train_pll_per_unit == straight.history.train_pll_per_unit
 
 
 def test_quiet_training_prints_nothing(tmp_path, data_file, capsys):
@@ -216,7 +216,7 @@ def test_existing_runs_are_not_overwritten_and_settings_not_changed(tmp_path, da
                 *SMALL)[0] == 0
     assert "--resume" in _error(capsys, "train", "--data", data_file, "--out", out)
     message = _error(capsys, "train", "--resume", out / "checkpoint", "--lr", "0.3")
-    assert "--lr 0.3" in message and "keeps its settings" in message
+    assert "--learning-rate 0.3" in message and "keeps its settings" in message
     xprbm.save(xprbm.load(out / "checkpoint").rbm, tmp_path / "model.npz")
     assert "without its training state" in _error(capsys, "train", "--resume",
                                                    tmp_path / "model.npz")
@@ -226,7 +226,7 @@ def test_unexpected_failures_are_one_line_too(tmp_path, data_file, capsys, monke
     def broken(*args, **kwargs):
         raise KeyError("oops")
 
-    monkeypatch.setattr("xprbm.workflow.load_data", broken)
+    monkeypatch.setattr("xprbm.cli.load_data", broken)
     message = _error(capsys, "train", "--data", data_file, "--out", tmp_path / "k")
     assert "internal error KeyError" in message and "--debug" in message
 

@@ -10,7 +10,7 @@ import pytest
 from support import trainer_state
 
 import xprbm
-from xprbm import io
+from xprbm import checkpoint, io, train
 from xprbm.io import CheckpointError
 
 N_VISIBLE, N_HIDDEN = 7, 5
@@ -18,7 +18,7 @@ N_VISIBLE, N_HIDDEN = 7, 5
 
 def to_numpy(rbm: xprbm.RBM, x) -> np.ndarray:
     """Host copy of a model-backend array."""
-    return np.asarray(rbm._backend.to_numpy(x))
+    return np.asarray(rbm.array_backend.to_numpy(x))
 TRAIN = dict(batch_size=16, learning_rate=0.1, momentum=0.9, weight_decay=0.001)
 
 
@@ -73,7 +73,7 @@ def test_training_state_moves_between_backends(tmp_path):
     rbm.fit(_data(), epochs=2, progress=False, **TRAIN)
     path = xprbm.save(rbm.trainer, tmp_path / "strict.npz")
     moved = xprbm.load(path, backend="numpy")
-    assert moved.rbm.backend == "numpy" and moved.rbm.kernels == "auto"  # numba here
+    assert moved.rbm.backend == "numpy" and moved.rbm.requested_fast_path == "auto"  # numba here
     before, after = trainer_state(rbm.trainer), trainer_state(moved)
     for name in before:
         np.testing.assert_array_equal(after[name], before[name], err_msg=name)
@@ -94,10 +94,10 @@ def test_resume_after_save_load_is_bit_identical(tmp_path, kernels, method):
     """3 epochs, save, load, 2 more epochs == 5 epochs straight, bit for bit (NumPy)."""
     X = _data(150)
     options = dict(method=method, k=2, validation=0.2, progress=False, **TRAIN)
-    straight = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=11, kernels=kernels)
+    straight = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=11, fast_path=kernels)
     straight.fit(X, epochs=5, **options)
 
-    first = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=11, kernels=kernels)
+    first = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=11, fast_path=kernels)
     first.fit(X, epochs=3, **options)
     path = xprbm.save(first.trainer, tmp_path / "checkpoint")
     del first
@@ -109,19 +109,19 @@ def test_resume_after_save_load_is_bit_identical(tmp_path, kernels, method):
         np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
     assert resumed.rng.state() == straight.trainer.rng.state()
     assert resumed.n_updates == straight.trainer.n_updates and resumed.epoch == 5
-    for column in ("train_pll", "valid_pll", "recon_error", "free_energy_gap"):
+    for column in ("train_pll_per_unit", "valid_pll_per_unit", "recon_error", "free_energy_gap"):
         assert getattr(resumed.history, column) == getattr(straight.trainer.history, column)
 
 
 def test_periodic_checkpoints_during_fit(tmp_path, monkeypatch):
     saved_epochs = []
-    real_save = io.save
+    real_write = train.write_checkpoint
 
-    def spy(obj, path):
-        saved_epochs.append(obj.epoch)
-        return real_save(obj, path)
+    def spy(path, contents):
+        saved_epochs.append(contents.parts["trainer"]["epoch"])
+        return real_write(path, contents)
 
-    monkeypatch.setattr(io, "save", spy)
+    monkeypatch.setattr(train, "write_checkpoint", spy)
     rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=0)
     rbm.fit(_data(), epochs=5, progress=False, checkpoint_every=2,
             checkpoint_path=tmp_path / "ck.npz", **TRAIN)
@@ -149,7 +149,7 @@ def test_crash_during_save_keeps_the_old_checkpoint(tmp_path, monkeypatch):
         handle.write(b"PK\x03\x04 half of an archive")
         raise RuntimeError("simulated crash")
 
-    monkeypatch.setattr(io, "_write_archive", crash)
+    monkeypatch.setattr(checkpoint, "_write_archive", crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
         xprbm.save(rbm, path)
     assert path.read_bytes() == old_bytes
@@ -164,7 +164,7 @@ def test_interrupted_rename_keeps_the_old_checkpoint(tmp_path, monkeypatch):
     def refuse(src, dst):
         raise OSError("simulated failure of the rename")
 
-    monkeypatch.setattr(io.os, "replace", refuse)
+    monkeypatch.setattr(checkpoint.os, "replace", refuse)
     with pytest.raises(OSError, match="simulated"):
         xprbm.save(rbm.trainer, path)
     assert path.read_bytes() == old_bytes
@@ -207,7 +207,7 @@ def test_foreign_files_are_refused(tmp_path):
     np.savez(tmp_path / "plain.npz", weights=np.zeros((3, 2)))
     (tmp_path / "notes.txt").write_text("not a checkpoint")
     with zipfile.ZipFile(tmp_path / "other.npz", "w") as archive:
-        archive.writestr(f"{io.METADATA_KEY}.npy", b"")
+        archive.writestr(f"{checkpoint.METADATA_KEY}.npy", b"")
     for name in ("array.npy", "plain.npz", "notes.txt", "other.npz"):
         with pytest.raises(CheckpointError, match="not an xprbm checkpoint|corrupted"):
             xprbm.load(tmp_path / name)
@@ -216,15 +216,15 @@ def test_foreign_files_are_refused(tmp_path):
 def _rewrite_metadata(path, change) -> None:
     with np.load(path) as archive:
         members = {name: archive[name] for name in archive.files}
-    metadata = json.loads(members[io.METADATA_KEY].tobytes())
+    metadata = json.loads(members[checkpoint.METADATA_KEY].tobytes())
     change(metadata)
-    members[io.METADATA_KEY] = np.frombuffer(json.dumps(metadata).encode(), dtype=np.uint8)
+    members[checkpoint.METADATA_KEY] = np.frombuffer(json.dumps(metadata).encode(), dtype=np.uint8)
     np.savez(path, **members)
 
 
 def test_newer_format_is_refused_with_upgrade_hint(tmp_path):
     _, path = _saved_model(tmp_path)
-    _rewrite_metadata(path, lambda m: m.update(format_version=io.FORMAT_VERSION + 1))
+    _rewrite_metadata(path, lambda m: m.update(format_version=checkpoint.FORMAT_VERSION + 1))
     with pytest.raises(CheckpointError, match="newer xprbm.*upgrade"):
         xprbm.load(path)
 
@@ -243,7 +243,7 @@ def test_missing_checkpoint_is_a_file_not_found_error(tmp_path):
 
 def test_read_metadata_describes_the_file(tmp_path):
     rbm, path = _saved_model(tmp_path)
-    meta = io.read_metadata(path)
-    assert meta["kind"] == "rbm" and meta["format_version"] == io.FORMAT_VERSION
+    meta = checkpoint.read_metadata(path)
+    assert meta["kind"] == "rbm" and meta["format_version"] == checkpoint.FORMAT_VERSION
     assert meta["model"]["n_hidden"] == N_HIDDEN
     assert set(meta["arrays"]) == {"model.weights", "model.visible_bias", "model.hidden_bias"}

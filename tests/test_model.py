@@ -52,7 +52,7 @@ def test_free_energy_matches_enumeration(tiny):
 
 def test_free_energy_does_not_overflow_for_huge_fields(make_rbm):
     rbm = make_rbm(3, 5)
-    rbm.weights = rbm._backend.asarray(np.full((3, 5), 500.0), dtype=rbm._dtype)
+    rbm.weights = rbm.array_backend.asarray(np.full((3, 5), 500.0), dtype=rbm.array_dtype)
     f = to_numpy(rbm, rbm.free_energy(np.ones((1, 3))))
     assert np.isfinite(f).all()
     np.testing.assert_allclose(f, [-5 * 1500.0], rtol=1e-6)

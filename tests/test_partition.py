@@ -20,7 +20,7 @@ from support import randomise, to_numpy
 
 import xprbm
 from xprbm.partition import ais_schedule
-from xprbm.partition import exact as exact_module
+from xprbm.kernels import generic, numba_partition
 from xprbm.partition.ais import blas_threads_for, log_mean_exp_interval
 
 # ------------------------------------------------------------------------------ exact log Z
@@ -49,17 +49,17 @@ def test_exact_log_partition_blocks_and_huge_parameters(make_rbm, monkeypatch):
     W, b, c = params(rbm, to_numpy)
     expected = log_partition(W, b, c)
     assert abs(expected) > 100
-    monkeypatch.setattr(exact_module, "ENUMERATION_BLOCK", 3)  # one state per block
-    monkeypatch.setattr(exact_module, "NUMBA_BLOCK_STATES", 5)  # uneven blocks (Numba path)
+    monkeypatch.setattr(generic, "ENUMERATION_BLOCK", 3)  # one state per block
+    monkeypatch.setattr(numba_partition, "BLOCK_STATES", 5)  # uneven blocks (Numba path)
     assert xprbm.exact_log_partition(rbm) == pytest.approx(expected, rel=1e-12, abs=1e-9)
 
 
 @pytest.mark.parametrize("shape", [(40, 14), (13, 30)])
 def test_gray_code_kernel_agrees_with_generic_enumeration(shape, monkeypatch):
     """Many parallel segments, blocks that split segments, either layer enumerated."""
-    fast = randomise(xprbm.RBM(*shape, seed=0, kernels="numba"), scale=0.7, seed=6)
-    slow = randomise(xprbm.RBM(*shape, seed=0, kernels="generic"), scale=0.7, seed=6)
-    monkeypatch.setattr(exact_module, "NUMBA_BLOCK_STATES", 3000)
+    fast = randomise(xprbm.RBM(*shape, seed=0, fast_path="numba"), scale=0.7, seed=6)
+    slow = randomise(xprbm.RBM(*shape, seed=0, fast_path="generic"), scale=0.7, seed=6)
+    monkeypatch.setattr(numba_partition, "BLOCK_STATES", 3000)
     assert xprbm.exact_log_partition(fast) == pytest.approx(
         xprbm.exact_log_partition(slow), rel=1e-13, abs=1e-9)
 
@@ -327,7 +327,7 @@ def test_log_mean_exp_interval_is_stable_in_log_space():
         (dict(data=np.zeros((3, 6))), ValueError, "data has 6 columns but the model has 7"),
         (dict(data=np.zeros((0, 7))), ValueError, "data is empty"),
         (dict(data=np.full((3, 7), 0.5)), ValueError, "data must be binary"),
-        (dict(seed=-1), ValueError, "seed must be non-negative"),
+        (dict(seed=-1), ValueError, "seed must be a non-negative integer"),
     ],
 )
 def test_ais_rejects_bad_input_clearly(kwargs, error, match):

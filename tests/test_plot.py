@@ -65,12 +65,12 @@ def test_learning_curves_panels(validation, panels, curves):
     assert len(fig.axes) == panels == len(axes)
     assert len(axes[0].get_lines()) == curves  # train (and validation) −PLL
     np.testing.assert_allclose(axes[0].get_lines()[0].get_ydata(),
-                               -np.asarray(history.train_pll))
+                               -np.asarray(history.train_pll_per_unit))
     _png(fig)
 
 
 def test_learning_curves_from_json_records_with_nulls():
-    columns = {"epoch": [1, 2], "train_pll": [-0.5, -0.4], "valid_pll": [None, None],
+    columns = {"epoch": [1, 2], "train_pll_per_unit": [-0.5, -0.4], "valid_pll_per_unit": [None, None],
                "recon_error": [0.2, 0.1], "free_energy_gap": [None, None]}
     fig, axes = plot.learning_curves(columns)
     assert len(axes) == 2
@@ -103,8 +103,8 @@ def test_free_energy_histogram_has_train_and_validation():
 def test_plots_take_arrays_of_any_backend(make_rbm):
     rbm = make_rbm(16, 7, seed=0)
     samples = rbm.sample(6, steps=2)  # an array of the model's backend
-    X = rbm._backend.asarray((np.random.default_rng(0).random((20, 16)) < 0.5) * 1.0,
-                             dtype=rbm._dtype)
+    X = rbm.array_backend.asarray((np.random.default_rng(0).random((20, 16)) < 0.5) * 1.0,
+                             dtype=rbm.array_dtype)
     for fig in (plot.image_grid(samples)[0], plot.filters(rbm)[0],
                 plot.free_energy_histogram(rbm, X[:10, :], X[10:, :])[0]):
         assert _png(fig).startswith(b"\x89PNG")

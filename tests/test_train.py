@@ -13,7 +13,7 @@ import xprbm
 from xprbm.backend import get_backend
 from xprbm.kernels import generic, numba_cpu
 from xprbm.rng import CounterRNG
-from xprbm.train import PARAMETERS
+from xprbm.kernels.update import PARAMETERS
 
 N_VISIBLE, N_HIDDEN = 7, 5
 
@@ -64,12 +64,12 @@ def test_update_matches_hand_written_reference(make_rbm, monkeypatch, method, k)
     settings = dict(learning_rate=0.3, momentum=0.5, weight_decay=0.01)
     trainer = xprbm.Trainer(rbm, method=method, k=k, batch_size=6, n_chains=9, **settings)
     trainer._initialise(rbm.visible(X))
-    Xb = rbm._backend.asarray(X)
+    Xb = rbm.array_backend.asarray(X)
     rows = np.array([3, 1, 4, 15, 9, 26])
     for rows_now in (rows, rows[:4]):  # a full batch, then a short one weighted by its size
         before = trainer_state(trainer)
         rng = CounterRNG(trainer.rng.key, trainer.rng.step)
-        trainer._update(Xb, rbm._backend.asarray(rows_now) if rbm.backend != "numpy"
+        trainer._update(Xb, rbm.array_backend.asarray(rows_now) if rbm.backend != "numpy"
                         else rows_now)
         expected = _reference_update(before, X[rows_now].astype(np.float64), rng,
                                      method=method, k=k, lr=0.3, momentum=0.5, decay=0.01)
@@ -87,7 +87,7 @@ def test_visible_bias_initialised_from_data_log_odds(make_rbm):
     p = np.clip(X.mean(0), 1e-3, 1 - 1e-3)
     np.testing.assert_allclose(to_numpy(rbm, rbm.visible_bias), np.log(p / (1 - p)), rtol=1e-5)
     zeros = make_rbm(N_VISIBLE, N_HIDDEN, seed=0)
-    zeros.visible_bias = zeros._backend.asarray(np.ones(N_VISIBLE), dtype=zeros._dtype)
+    zeros.visible_bias = zeros.array_backend.asarray(np.ones(N_VISIBLE), dtype=zeros.array_dtype)
     xprbm.Trainer(zeros, init_visible_bias="zeros")._initialise(zeros.visible(X))
     assert not np.any(to_numpy(zeros, zeros.visible_bias))
 
@@ -108,7 +108,7 @@ def _numba_and_generic(X, seed, n_hidden=N_HIDDEN, prepare=None, **fit):
     ``prepare(rbm)`` runs on each before training."""
     models = []
     for kernels in ("numba", "generic"):
-        rbm = xprbm.RBM(X.shape[1], n_hidden, seed=seed, kernels=kernels)
+        rbm = xprbm.RBM(X.shape[1], n_hidden, seed=seed, fast_path=kernels)
         if prepare is not None:
             prepare(rbm)
         rbm.fit(X, progress=False, **fit)
@@ -131,13 +131,14 @@ def test_fast_and_generic_paths_agree_on_numpy():
 def _train_cupy(method, kernels, replace_weights=False, dtype="float32"):
     """Two epochs of 7 full batches and a short one (PCD: 13 chains), optionally with the
     weights replaced by a new array before a third epoch; returns the model."""
-    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=1, backend="cupy", kernels=kernels, dtype=dtype)
+    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=1, backend="cupy", fast_path=kernels,
+                    dtype=dtype)
     rbm.fit(_data(300), epochs=2, batch_size=40, method=method, k=2, learning_rate=0.1,
             momentum=0.5, weight_decay=0.01, progress=False,
             n_chains=13 if method == "pcd" else None)
     if replace_weights:
         rbm.weights = rbm.weights * 0.5  # new memory: a captured graph must not write the old
-        rbm.trainer.run(rbm._backend.asarray(_data(300)), epochs=1, progress=False)
+        rbm.trainer.run(rbm.array_backend.asarray(_data(300)), epochs=1, progress=False)
     return rbm
 
 
@@ -148,9 +149,13 @@ def test_cupy_graph_update_matches_generic(cupy_device, method, replace_weights,
     fast = _train_cupy(method, "cupy", replace_weights, dtype)
     reference = _train_cupy(method, "generic", replace_weights, dtype)
     assert fast.weights.dtype == dtype
-    step = fast.trainer._step
+    step, trainer = fast.trainer._updater, fast.trainer
     assert step.graph is not None, "full batches should replay a captured CUDA graph"
-    assert step.graph_signature == step._signature()  # captured for the arrays in use
+    chains = None if method == "cd" else {"visible": trainer.chains,
+                                          "hidden": trainer.hidden_chains}
+    in_use = step._signature(fast.parameters(), trainer.velocity, chains, trainer.rng.key,
+                             trainer.config.update_settings())
+    assert step.graph_signature == in_use  # captured for the arrays in use
     for name in PARAMETERS:
         np.testing.assert_allclose(to_numpy(fast, getattr(fast, name)),
                                    to_numpy(reference, getattr(reference, name)), atol=2e-5,
@@ -165,7 +170,7 @@ def test_cupy_graph_replay_identical_to_launch_by_launch(cupy_device, monkeypatc
     graph = _train_cupy(method, "cupy", replace_weights=True)
     monkeypatch.setenv("XPRBM_CUDA_GRAPHS", "0")
     direct = _train_cupy(method, "cupy", replace_weights=True)
-    assert direct.trainer._step.graph is None
+    assert direct.trainer._updater.graph is None
     for name in PARAMETERS:
         np.testing.assert_array_equal(to_numpy(graph, getattr(graph, name)),
                                       to_numpy(direct, getattr(direct, name)), err_msg=name)
@@ -183,7 +188,7 @@ def test_cupy_graph_capture_failure_warns_and_trains_launch_by_launch(cupy_devic
         failed = _train_cupy("pcd", "cupy")
     monkeypatch.setenv("XPRBM_CUDA_GRAPHS", "0")
     direct = _train_cupy("pcd", "cupy")
-    assert failed.trainer._step.use_graph is False
+    assert failed.trainer._updater.use_graph is False
     np.testing.assert_array_equal(to_numpy(failed, failed.weights),
                                   to_numpy(direct, direct.weights))
     assert failed.trainer.rng.step == direct.trainer.rng.step
@@ -191,7 +196,7 @@ def test_cupy_graph_capture_failure_warns_and_trains_launch_by_launch(cupy_devic
 
 def test_numba_update_converts_assigned_parameters_of_another_dtype_or_layout():
     X = _data(120)
-    models = [xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=3, kernels="numba") for _ in range(2)]
+    models = [xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=3, fast_path="numba") for _ in range(2)]
     for rbm in models:
         rbm.fit(X, epochs=1, batch_size=30, progress=False)
     odd = models[1]
@@ -230,7 +235,7 @@ def test_numba_training_identical_for_one_and_two_threads(monkeypatch, method):
     try:
         for threads in (1, 2):
             numba.set_num_threads(threads)
-            rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=4, kernels="numba")
+            rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=4, fast_path="numba")
             rbm.fit(X, epochs=2, batch_size=32, method=method, k=2, weight_decay=1e-3,
                     progress=False)
             params.append(rbm.parameters())
@@ -247,7 +252,7 @@ def test_numba_training_holds_every_blas_at_one_thread():
     from threadpoolctl import threadpool_info
 
     seen = []
-    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=0, kernels="numba")
+    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=0, fast_path="numba")
     rbm.fit(_data(60), epochs=1, batch_size=20, progress=False,
             callback=lambda trainer: seen.extend(
                 pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"))
@@ -279,14 +284,14 @@ def test_numba_update_blocks_are_aligned_and_never_empty(monkeypatch):
 def test_numba_update_refuses_buffers_it_would_overrun():
     from xprbm.kernels import numba_update
 
-    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=0, kernels="numba")
+    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=0, fast_path="numba")
     rbm.fit(_data(40), epochs=1, batch_size=20, progress=False)
-    step = rbm.trainer._step
+    step = rbm.trainer._updater
     params = (rbm.weights, rbm.visible_bias, rbm.hidden_bias)
     velocities = tuple(rbm.trainer.velocity[name] for name in PARAMETERS)
     args = dict(X=_data(40), rows=np.arange(20), vis=step.vis, hid=step.hid,
-                partials=step.partials, bounds=step.bounds, hid_chain=step.hid_chain,
-                params=params, velocities=velocities, scale=step._row_scale(20, 20),
+                partials=step.partials, bounds=step.bounds, hid_chain=rbm.trainer.hidden_chains,
+                params=params, velocities=velocities, scale=step.row_scale(20, 20),
                 bases=np.zeros(2, np.uint64), pcd=True, k=1, learning_rate=0.1, momentum=0.5,
                 weight_decay=0.0)
     numba_update.update(**args)  # as given, the buffers are right
@@ -321,7 +326,7 @@ def test_numba_update_default_blocks_agree_with_generic(monkeypatch, method):
     X = (np.random.default_rng(1).random((90, 150)) < 0.3).astype(np.float32)
     models = _numba_and_generic(X, seed=6, n_hidden=20, epochs=2, batch_size=20,
                                 method=method, k=2, weight_decay=1e-3)
-    step = models[0].trainer._step
+    step = models[0].trainer._updater
     assert step.bounds.tolist() == [0, 64, 150] and step.partials.shape == (1, 40, 20)
     _assert_same_parameters(models)
 
@@ -341,10 +346,10 @@ def test_numba_update_falls_back_to_generic_without_threadpoolctl(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # makes the import fail
     X = _data(60)
-    fallback = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=2, kernels="numba")
+    fallback = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=2, fast_path="numba")
     with pytest.warns(RuntimeWarning, match="generic update"):
         fallback.fit(X, epochs=1, batch_size=20, progress=False)
-    generic_model = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=2, kernels="generic")
+    generic_model = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=2, fast_path="generic")
     generic_model.fit(X, epochs=1, batch_size=20, progress=False)
     np.testing.assert_allclose(fallback.weights, generic_model.weights, atol=1e-6)
 
@@ -374,13 +379,13 @@ def test_history_columns_and_validation_fraction(make_rbm):
     history = rbm.fit(X, epochs=3, batch_size=50, validation=0.25, progress=False)
     assert len(history) == 3 and history.epoch == [1, 2, 3]
     data = history.as_dict()
-    assert set(data) == {"epoch", "train_pll", "valid_pll", "recon_error", "free_energy_gap",
+    assert set(data) == {"epoch", "train_pll_per_unit", "valid_pll_per_unit", "recon_error", "free_energy_gap",
                          "seconds"}
-    for column in ("train_pll", "valid_pll", "recon_error", "free_energy_gap"):
+    for column in ("train_pll_per_unit", "valid_pll_per_unit", "recon_error", "free_energy_gap"):
         assert all(math.isfinite(x) for x in data[column]), column
-    assert all(x < 0 for x in data["train_pll"])
+    assert all(x < 0 for x in data["train_pll_per_unit"])
     no_valid = make_rbm(N_VISIBLE, N_HIDDEN, seed=0).fit(X, epochs=1, progress=False)
-    assert math.isnan(no_valid.valid_pll[0]) and math.isnan(no_valid.free_energy_gap[0])
+    assert math.isnan(no_valid.valid_pll_per_unit[0]) and math.isnan(no_valid.free_energy_gap[0])
 
 
 def test_training_learns_a_simple_distribution(make_rbm):

@@ -84,10 +84,10 @@ def test_input_is_not_modified_by_any_method(rbm):
     ],
 )
 def test_hyperparameters_out_of_range_are_refused_up_front(rbm, option, value, error):
-    before = np.array(rbm._backend.to_numpy(rbm.weights), copy=True)
+    before = np.array(rbm.array_backend.to_numpy(rbm.weights), copy=True)
     with pytest.raises(error, match=option.split("_")[0]):
         rbm.fit(GOOD, progress=False, **{option: value})
-    np.testing.assert_array_equal(rbm._backend.to_numpy(rbm.weights), before)
+    np.testing.assert_array_equal(rbm.array_backend.to_numpy(rbm.weights), before)
 
 
 def test_partial_fit_refuses_changed_settings(rbm):
@@ -105,8 +105,8 @@ def test_partial_fit_refuses_changed_settings(rbm):
         ((7, 2.0), {}, TypeError),
         ((7, 5), {"dtype": "float16"}, ValueError),
         ((7, 5), {"backend": "torch"}, ValueError),
-        ((7, 5), {"kernels": "fast"}, ValueError),
-        ((7, 5), {"kernels": "cupy"}, ValueError),
+        ((7, 5), {"fast_path": "fast"}, ValueError),
+        ((7, 5), {"fast_path": "cupy"}, ValueError),
         ((7, 5), {"seed": -1}, ValueError),
         ((7, 5), {"seed": "abc"}, TypeError),
     ],

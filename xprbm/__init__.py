@@ -11,7 +11,8 @@
 from . import datasets, plot
 from ._version import __version__
 from .backend import Backend, BackendUnavailableError, get_backend
-from .io import CheckpointError, load, save
+from .checkpoint import CheckpointError
+from .io import load, save
 from .metrics import free_energy_gap, pseudo_log_likelihood, reconstruction_error
 from .partition import AISResult, ais, exact_log_partition, log_likelihood
 from .rbm import RBM

@@ -72,6 +72,18 @@ class Backend:
             return np.asarray(x.to_device(self.xp.Device("CPU_DEVICE")))
         return np.asarray(x)
 
+    @property
+    def placement(self) -> dict[str, Any]:
+        """Keyword arguments that put a new array on this backend's device (``{}`` for the
+        namespace default): ``xp.zeros(n, **backend.placement)``."""
+        return {} if self.device is None else {"device": self.device}
+
+    def concat(self, arrays: list[Any], axis: int = 0) -> Any:
+        """Join arrays along ``axis`` (``concat`` in the array API, ``concatenate`` in CuPy
+        releases that predate NumPy 2's names)."""
+        join = getattr(self.xp, "concat", None) or self.xp.concatenate
+        return join(arrays, axis=axis)
+
     def synchronize(self) -> None:
         """Wait for queued device work (a no-op on the CPU)."""
         if self.name == "cupy":

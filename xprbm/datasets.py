@@ -24,6 +24,39 @@ from .validation import check_positive_int
 MNIST_5K_TRAIN_ROWS = 4000
 
 
+def held_out_rows(n: int, fraction: float, generator: np.random.Generator, name: str
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``n`` rows by a seeded permutation: ``round(fraction * n)`` of them are held out.
+
+    Parameters
+    ----------
+    n : int
+    fraction : float in (0, 1)
+    generator : numpy Generator
+        Draws the permutation.
+    name : str
+        The option ``fraction`` came from, for the error message.
+
+    Returns
+    -------
+    train_rows, valid_rows : ndarray of int
+        The permutation's tail and head, in permutation order.
+
+    Raises
+    ------
+    ValueError
+        A fraction that leaves either part empty.
+    """
+    n_valid = int(round(fraction * n))
+    if n_valid < 1 or n_valid >= n:
+        raise ValueError(
+            f"{name} {fraction:g} of {n} rows leaves {n - n_valid} training and {n_valid} "
+            "validation rows; use a fraction that keeps both non-empty"
+        )
+    order = generator.permutation(n)
+    return order[n_valid:], order[:n_valid]
+
+
 def binarize(X: Any, threshold: float = 0.5) -> np.ndarray:
     """``X > threshold`` as float32 0/1 values (a new array; ``X`` is not modified).
 

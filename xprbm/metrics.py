@@ -6,21 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 from . import kernels
 from .kernels import generic
-from .rng import CounterRNG
+from .rng import CounterRNG, stream_for
 
 if TYPE_CHECKING:
     from .rbm import RBM
 
 #: elements of the (rows, units, hidden) block the exact pseudo-likelihood holds at once
 EXACT_PLL_BLOCK = 1 << 22
-
-
-def _rng(rbm: RBM, seed: int | CounterRNG | None) -> CounterRNG:
-    if seed is None:
-        return rbm.rng
-    if isinstance(seed, CounterRNG):
-        return seed
-    return CounterRNG.from_seed(seed, stream=3)
 
 
 def pseudo_log_likelihood(rbm: RBM, v: Any, exact: bool = False,
@@ -37,7 +29,8 @@ def pseudo_log_likelihood(rbm: RBM, v: Any, exact: bool = False,
         (O(n · n_hidden) beyond one product). ``True``: the sum over all units, computed in
         blocks of at most ``EXACT_PLL_BLOCK`` elements.
     seed : int, CounterRNG or None
-        Random stream for the flipped units (default: the model's own stream).
+        Random stream for the flipped units: None, the model's own stream; an int, the
+        ``"pseudo_likelihood"`` stream of that seed (see :func:`xprbm.rng.stream_for`).
 
     Returns
     -------
@@ -48,7 +41,7 @@ def pseudo_log_likelihood(rbm: RBM, v: Any, exact: bool = False,
     field = v @ rbm.weights + rbm.hidden_bias
     if exact:
         return _exact_pll(rbm, v, field)
-    return _one_flip_pll(rbm, v, field, _rng(rbm, seed))
+    return _one_flip_pll(rbm, v, field, stream_for(seed, "pseudo_likelihood", rbm.rng))
 
 
 def _one_flip_pll(rbm: RBM, v: Any, field: Any, rng: CounterRNG,
@@ -57,7 +50,8 @@ def _one_flip_pll(rbm: RBM, v: Any, field: Any, rng: CounterRNG,
     ``softplus_field`` may pass ``softplus(field)`` when the caller has it already."""
     xp = rbm.xp
     n, n_visible = v.shape
-    u = kernels.uniform(rbm._backend, (n, 1), rng.next_base(), rbm._dtype, rbm.kernel_method)
+    u = kernels.uniform(rbm.array_backend, (n, 1), rng.next_base(), rbm.array_dtype,
+                        rbm.fast_path)
     flip = xp.astype(xp.floor(u[:, 0] * n_visible), xp.int64)
     flip = xp.clip(flip, 0, n_visible - 1)
     v_flip = xp.take_along_axis(v, flip[:, None], axis=1)[:, 0]  # value of the flipped unit
@@ -68,11 +62,7 @@ def _one_flip_pll(rbm: RBM, v: Any, field: Any, rng: CounterRNG,
     # F(ṽ) − F(v) for the flipped unit of each row
     delta = -sign * xp.take(rbm.visible_bias, flip, axis=0) - xp.sum(
         generic.softplus(xp, field_flip) - softplus_field, axis=1)
-    return n_visible * _log_sigmoid(xp, delta)
-
-
-def _log_sigmoid(xp: Any, x: Any) -> Any:
-    return -generic.softplus(xp, -x)
+    return n_visible * generic.log_sigmoid(xp, delta)
 
 
 def _exact_pll(rbm: RBM, v: Any, field: Any) -> Any:
@@ -86,22 +76,16 @@ def _exact_pll(rbm: RBM, v: Any, field: Any) -> Any:
     units = max(1, min(n_visible, EXACT_PLL_BLOCK // max(1, rows * n_hidden)))
     for r0 in range(0, n, rows):
         r1 = min(n, r0 + rows)
-        part = xp.zeros((r1 - r0,), dtype=v.dtype, **_device(rbm))
+        part = xp.zeros((r1 - r0,), dtype=v.dtype, **rbm.array_backend.placement)
         for u0 in range(0, n_visible, units):
             u1 = min(n_visible, u0 + units)
             s = sign[r0:r1, u0:u1]  # (r, u)
             flipped = field[r0:r1, None, :] + s[:, :, None] * rbm.weights[None, u0:u1, :]
             delta = -s * rbm.visible_bias[None, u0:u1] - (
                 xp.sum(generic.softplus(xp, flipped), axis=2) - base[r0:r1, None])
-            part = part + xp.sum(_log_sigmoid(xp, delta), axis=1)
+            part = part + xp.sum(generic.log_sigmoid(xp, delta), axis=1)
         parts.append(part)
-    concat = getattr(xp, "concat", None) or xp.concatenate  # CuPy before NumPy-2 names
-    return concat(parts)
-
-
-def _device(rbm: RBM) -> dict:
-    device = rbm._backend.device
-    return {} if device is None else {"device": device}
+    return rbm.array_backend.concat(parts)
 
 
 def reconstruction_error(rbm: RBM, v: Any) -> float:
@@ -162,9 +146,9 @@ def monitor(rbm: RBM, v: Any, rng: CounterRNG) -> dict[str, float]:
     softplus_field = generic.softplus(xp, field)
     pll = _one_flip_pll(rbm, v, field, rng, softplus_field)
     recon = generic.sigmoid(xp, generic.sigmoid(xp, field) @ rbm.weights.T + rbm.visible_bias)
-    free = -(v @ rbm.visible_bias) - xp.sum(softplus_field, axis=1)
+    free = generic.free_energy(xp, v, field, rbm.visible_bias, softplus_field)
     # one transfer to the host (one synchronisation on a GPU)
-    means = rbm._backend.to_numpy(xp.stack([xp.mean(pll), xp.mean((v - recon) ** 2),
+    means = rbm.array_backend.to_numpy(xp.stack([xp.mean(pll), xp.mean((v - recon) ** 2),
                                             xp.mean(free)]))
     return {
         "pll": float(means[0]) / rbm.n_visible,

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .backend import get_backend, namespace_name
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -27,8 +29,6 @@ def to_host(x: Any) -> np.ndarray:
     """A NumPy array (copy or view) of an array from NumPy, CuPy or array_api_strict."""
     if isinstance(x, np.ndarray):
         return x
-    from .backend import get_backend, namespace_name
-
     return get_backend(namespace_name(x)).to_numpy(x)
 
 
@@ -169,8 +169,9 @@ def learning_curves(history: History | Mapping[str, Sequence[float]]
         raise ValueError("the history is empty: train for at least one epoch first")
 
     def column(name: str) -> np.ndarray:
-        return np.asarray([np.nan if v is None else v for v in columns.get(name, [])],
-                          dtype=np.float64)
+        # histories written before the per-unit columns were renamed say "train_pll"
+        values = columns.get(name) or columns.get(name.removesuffix("_per_unit"), [])
+        return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
 
     gap = column("free_energy_gap")
     has_gap = gap.size > 0 and bool(np.isfinite(gap).any())
@@ -179,8 +180,8 @@ def learning_curves(history: History | Mapping[str, Sequence[float]]
     axes = np.asarray(fig.subplots(1, n_panels), dtype=object).reshape(n_panels)
     marker = "." if epoch.size <= 50 else None  # dots help short runs, clutter long ones
     ax = axes[0]
-    ax.plot(epoch, -column("train_pll"), label="train", marker=marker, lw=1)
-    valid = column("valid_pll")
+    ax.plot(epoch, -column("train_pll_per_unit"), label="train", marker=marker, lw=1)
+    valid = column("valid_pll_per_unit")
     if valid.size and np.isfinite(valid).any():
         ax.plot(epoch, -valid, label="validation", marker=marker, lw=1, alpha=0.8)
     ax.set(xlabel="epoch", ylabel="−PLL per unit (nats)", title="pseudo-likelihood")

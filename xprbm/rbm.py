@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import functools
+import warnings
+from typing import Any
 
 import numpy as np
 
-from . import kernels
-from .backend import Backend, get_backend
+from . import kernels, sampling
+from .backend import Backend, BackendUnavailableError, get_backend
+from .checkpoint import rng_state
 from .kernels import generic
-from .rng import CounterRNG, seed_to_key
+from .rng import CounterRNG, seed_to_key, stream_for
+from .train import History, Trainer, split_options
 from .validation import as_model_array, check_positive_int
-
-if TYPE_CHECKING:
-    from .train import History, Trainer
 
 
 class RBM:
@@ -31,9 +32,9 @@ class RBM:
     seed : int or None
         Seeds the initial weights and every random draw of the model and its training.
         ``None`` draws fresh entropy; the chosen value is kept in ``seed``.
-    kernels : {"auto", "generic", "numba", "cupy"}
-        Fast path for sampling and training (see :mod:`xprbm.kernels`); "generic" is the
-        portable reference.
+    fast_path : {"auto", "generic", "numba", "cupy"}
+        Kernels for sampling and training (see :mod:`xprbm.kernels`); "generic" is the
+        portable reference. (Formerly ``kernels=``, still accepted with a warning.)
 
     Attributes
     ----------
@@ -43,6 +44,8 @@ class RBM:
     hidden_bias : array, shape (n_hidden,)
     backend : str
         Name of the backend.
+    fast_path : str
+        The kernels in use: ``"numba"``, ``"cupy"`` or ``"generic"``.
     trainer : Trainer or None
         State of the latest training run (set by :meth:`fit` / :meth:`partial_fit`).
     """
@@ -55,35 +58,43 @@ class RBM:
         backend: str | Backend = "numpy",
         dtype: str = "float32",
         seed: int | None = None,
-        kernels: str = "auto",
+        fast_path: str = "auto",
+        kernels: str | None = None,
     ) -> None:
+        if kernels is not None:
+            warnings.warn("RBM(kernels=...) is now RBM(fast_path=...)", DeprecationWarning,
+                          stacklevel=2)
+            fast_path = kernels
         n_visible = check_positive_int(n_visible, "n_visible")
         n_hidden = check_positive_int(n_hidden, "n_hidden")
-        self._backend = get_backend(backend)
-        self._dtype = self._backend.dtype(dtype)
-        self.dtype = dtype
-        self.kernel_method = _resolve(self._backend, kernels)
-        self.kernels = kernels
+        self._set_backend(get_backend(backend), dtype, fast_path)
         self.seed, key = seed_to_key(seed)
         self.rng = CounterRNG(key)
         init = np.random.Generator(np.random.PCG64(self.seed)).normal(
             0.0, 0.01, size=(n_visible, n_hidden)
         )
-        self.weights = self._backend.asarray(init, dtype=self._dtype)
-        self.visible_bias = self._backend.asarray(np.zeros(n_visible), dtype=self._dtype)
-        self.hidden_bias = self._backend.asarray(np.zeros(n_hidden), dtype=self._dtype)
+        self.weights = self.to_model_array(init)
+        self.visible_bias = self.to_model_array(np.zeros(n_visible))
+        self.hidden_bias = self.to_model_array(np.zeros(n_hidden))
         self.trainer: Trainer | None = None
+
+    def _set_backend(self, backend: Backend, dtype: str, fast_path: str) -> None:
+        self.array_backend = backend
+        self.array_dtype = backend.dtype(dtype)
+        self.dtype = dtype
+        self.fast_path = kernels.resolve_method(backend, fast_path)
+        self.requested_fast_path = fast_path
 
     # ------------------------------------------------------------------ basics
     @property
     def backend(self) -> str:
         """Name of the backend the parameters live on."""
-        return self._backend.name
+        return self.array_backend.name
 
     @property
     def xp(self) -> Any:
         """Array namespace of the parameters."""
-        return self._backend.xp
+        return self.array_backend.xp
 
     @property
     def n_visible(self) -> int:
@@ -107,18 +118,21 @@ class RBM:
             "hidden_bias": self.hidden_bias,
         }
 
+    def to_model_array(self, array: Any) -> Any:
+        """``array`` (NumPy) as a new, writable array of the model's backend and dtype."""
+        out = self.array_backend.asarray(array, dtype=self.array_dtype)
+        if out is array:
+            out = self.xp.asarray(array, copy=True)
+        return out
+
     def to_backend(self, backend: str | Backend) -> RBM:
         """A copy of this model (parameters and sampling RNG) on another backend."""
         other = RBM.__new__(RBM)
         other.__dict__.update(self.__dict__)
-        other._backend = get_backend(backend)
-        other._dtype = other._backend.dtype(self.dtype)
-        other.kernel_method = _resolve(other._backend, "auto")
-        other.kernels = "auto"
+        other._set_backend(get_backend(backend), self.dtype, "auto")
         other.rng = CounterRNG(self.rng.key, self.rng.step)
         for name, value in self.parameters().items():
-            setattr(other, name, other._backend.asarray(
-                self._backend.to_numpy(value), dtype=other._dtype))
+            setattr(other, name, other.to_model_array(self.array_backend.to_numpy(value)))
         other.trainer = None
         return other
 
@@ -129,13 +143,22 @@ class RBM:
         ``convert=False`` keeps a NumPy input in its own dtype (see
         :func:`xprbm.validation.as_model_array`).
         """
-        return as_model_array(self._backend, v, self._dtype, width=self.n_visible,
-                              name=name, layer="visible", binary=binary, convert=convert)
+        return as_model_array(self.array_backend, v, self.array_dtype, width=self.n_visible,
+                              name=name, layer="visible", binary=binary, convert=convert,
+                              count_invalid=self._count_invalid)
 
     def hidden(self, h: Any, name: str = "h", binary: bool = False) -> Any:
         """Check a hidden batch and return it on the model's backend, shape (n, n_hidden)."""
-        return as_model_array(self._backend, h, self._dtype, width=self.n_hidden,
-                              name=name, layer="hidden", binary=binary)
+        return as_model_array(self.array_backend, h, self.array_dtype, width=self.n_hidden,
+                              name=name, layer="hidden", binary=binary,
+                              count_invalid=self._count_invalid)
+
+    @property
+    def _count_invalid(self) -> Any:
+        """The fused input check of the model's kernels (None for the generic ones)."""
+        if self.fast_path == "generic":
+            return None
+        return functools.partial(kernels.count_invalid, method=self.fast_path)
 
     # --------------------------------------------------------------- energies
     def energy(self, v: Any, h: Any) -> Any:
@@ -169,12 +192,8 @@ class RBM:
         array, shape (n,)
         """
         v = self.visible(v)
-        return self._free_energy_from_field(v, v @ self.weights)
-
-    def _free_energy_from_field(self, v: Any, field: Any) -> Any:
-        xp = self.xp
-        return -(v @ self.visible_bias) - xp.sum(
-            generic.softplus(xp, field + self.hidden_bias), axis=1)
+        return generic.free_energy(self.xp, v, v @ self.weights + self.hidden_bias,
+                                   self.visible_bias)
 
     # ----------------------------------------------------------- conditionals
     def hidden_probs(self, v: Any) -> Any:
@@ -187,24 +206,25 @@ class RBM:
         h = self.hidden(h)
         return generic.sigmoid(self.xp, h @ self.weights.T + self.visible_bias)
 
-    def sample_hidden(self, v: Any) -> Any:
-        """Draw ``h ~ p(h | v)``; shape (n, n_hidden), values 0/1."""
-        return self._sample_hidden(self.visible(v))
+    def _stream(self, seed: int | CounterRNG | None) -> CounterRNG:
+        """The stream a sampling method draws from (see :func:`xprbm.rng.stream_for`)."""
+        return stream_for(seed, "sample", self.rng)
 
-    def sample_visible(self, h: Any) -> Any:
-        """Draw ``v ~ p(v | h)``; shape (n, n_visible), values 0/1."""
-        return self._sample_visible(self.hidden(h))
+    def sample_hidden(self, v: Any, seed: int | CounterRNG | None = None) -> Any:
+        """Draw ``h ~ p(h | v)``; shape (n, n_hidden), values 0/1.
 
-    def _sample_hidden(self, v: Any) -> Any:
-        return kernels.bernoulli(self._backend, v @ self.weights, self.hidden_bias,
-                                 self.rng.next_base(), self.kernel_method)
+        ``seed``: None draws from the model's own stream, an int from a fresh stream of that
+        seed, a :class:`~xprbm.rng.CounterRNG` from that stream (as every ``seed=`` here).
+        """
+        return sampling.sample_hidden(self, self.visible(v), self._stream(seed))
 
-    def _sample_visible(self, h: Any) -> Any:
-        return kernels.bernoulli(self._backend, h @ self.weights.T, self.visible_bias,
-                                 self.rng.next_base(), self.kernel_method)
+    def sample_visible(self, h: Any, seed: int | CounterRNG | None = None) -> Any:
+        """Draw ``v ~ p(v | h)``; shape (n, n_visible), values 0/1 (``seed`` as in
+        :meth:`sample_hidden`)."""
+        return sampling.sample_visible(self, self.hidden(h), self._stream(seed))
 
     # ---------------------------------------------------------------- sampling
-    def gibbs(self, v: Any, steps: int = 1) -> Any:
+    def gibbs(self, v: Any, steps: int = 1, seed: int | CounterRNG | None = None) -> Any:
         """Run ``steps`` block Gibbs steps ``v -> h -> v'`` from ``v``.
 
         Parameters
@@ -212,6 +232,8 @@ class RBM:
         v : array, shape (n, n_visible)
             Starting states (values in [0, 1] are treated as the first step's input).
         steps : int
+        seed : int, CounterRNG or None
+            As in :meth:`sample_hidden`.
 
         Returns
         -------
@@ -219,13 +241,10 @@ class RBM:
             Visible states after the last step.
         """
         steps = check_positive_int(steps, "steps")
-        v = self.visible(v)
-        for _ in range(steps):
-            v = self._sample_visible(self._sample_hidden(v))
-        return v
+        return sampling.gibbs(self, self.visible(v), steps, self._stream(seed))
 
     def sample(self, n_samples: int, steps: int = 1000, init: Any = None,
-               progress: bool = False) -> Any:
+               progress: bool = False, seed: int | CounterRNG | None = None) -> Any:
         """Draw ``n_samples`` visible states from independent Gibbs chains.
 
         Parameters
@@ -238,6 +257,9 @@ class RBM:
             Starting states; uniform random binary states when omitted.
         progress : bool
             Show a progress bar over the steps.
+        seed : int, CounterRNG or None
+            As in :meth:`sample_hidden`: the same int gives the same samples, and leaves the
+            model's own stream alone.
 
         Returns
         -------
@@ -245,21 +267,14 @@ class RBM:
         """
         n_samples = check_positive_int(n_samples, "n_samples")
         steps = check_positive_int(steps, "steps")
+        rng = self._stream(seed)
         if init is None:
-            u = kernels.uniform(self._backend, (n_samples, self.n_visible), self.rng.next_base(),
-                                self._dtype, self.kernel_method)
-            v = self.xp.astype(u < 0.5, self._dtype)
+            v = sampling.independent_visible(self, n_samples, None, rng)
         else:
             v = self.visible(init, name="init")
             if v.shape[0] != n_samples:
                 raise ValueError(f"init has {v.shape[0]} rows but n_samples={n_samples}")
-        from .progress import progress_bar
-
-        with progress_bar(total=steps, enabled=progress, desc="gibbs", unit="step") as bar:
-            for _ in range(steps):
-                v = self._sample_visible(self._sample_hidden(v))
-                bar.update(1)
-        return v
+        return sampling.gibbs(self, v, steps, rng, progress)
 
     # ---------------------------------------------------------------- training
     def fit(self, X: Any, **options: Any) -> History:
@@ -281,8 +296,6 @@ class RBM:
         History
             Per-epoch metrics (also at ``self.trainer.history``).
         """
-        from .train import Trainer, split_options
-
         config, run_options = split_options(options)
         self.trainer = Trainer(self, **config)
         return self.trainer.run(X, **run_options)
@@ -294,8 +307,6 @@ class RBM:
         Training settings (as for :meth:`fit`) apply when the state is created; later calls
         must not change them.
         """
-        from .train import Trainer, split_options
-
         config, run_options = split_options(options)
         if "epochs" in run_options:
             raise TypeError("partial_fit makes one pass over X; use fit(X, epochs=...) or call "
@@ -313,6 +324,51 @@ class RBM:
         run_options.setdefault("progress", False)
         return self.trainer.run(X, epochs=1, **run_options)
 
+    # ------------------------------------------------------------- checkpoints
+    def checkpoint_part(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """JSON-ready metadata and host arrays (``model.*``) of the model for a checkpoint."""
+        meta = {
+            "n_visible": self.n_visible,
+            "n_hidden": self.n_hidden,
+            "backend": self.backend,
+            "dtype": self.dtype,
+            "kernels": self.requested_fast_path,
+            "seed": str(self.seed),
+            "rng": rng_state(self.rng),
+        }
+        host = self.array_backend.to_numpy
+        arrays = {f"model.{name}": np.array(host(value), copy=True)
+                  for name, value in self.parameters().items()}
+        return meta, arrays
 
-def _resolve(backend: Backend, method: str) -> str:
-    return kernels.resolve_method(backend, method)
+    @classmethod
+    def from_checkpoint(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray],
+                        backend: str | None = None) -> RBM:
+        """The model a checkpoint part describes.
+
+        Parameters
+        ----------
+        meta, arrays
+            The ``"model"`` part and the checkpoint's arrays.
+        backend : str or None
+            Where to put the arrays; None: the saved backend when available here, else NumPy.
+            The saved kernels are kept where they fit the backend, else ``"auto"``.
+        """
+        if backend is None:
+            try:
+                target = get_backend(meta["backend"])
+            except BackendUnavailableError:
+                target = get_backend("numpy")
+        else:
+            target = get_backend(backend)
+        fast_path = meta["kernels"]
+        try:
+            kernels.resolve_method(target, fast_path)
+        except ValueError:
+            fast_path = "auto"
+        rbm = cls(int(meta["n_visible"]), int(meta["n_hidden"]), backend=target,
+                  dtype=meta["dtype"], seed=int(meta["seed"]), fast_path=fast_path)
+        for name in rbm.parameters():
+            setattr(rbm, name, rbm.to_model_array(arrays[f"model.{name}"]))
+        rbm.rng = CounterRNG.from_state(meta["rng"])
+        return rbm

@@ -11,8 +11,11 @@ The whole state of a stream is two integers, so checkpoints resume bit-exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from .validation import check_int
 
 MASK64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15
@@ -20,6 +23,25 @@ MIX1 = 0xBF58476D1CE4E5B9
 MIX2 = 0x94D049BB133111EB
 #: a uniform is the top 24 bits of the hash times 2**-24, exactly representable in float32
 UNIFORM_SCALE = 2.0**-24
+
+#: Every counter-based stream derived from a user seed, by use. A number names one use only,
+#: so that no two uses of one seed draw the same numbers (the model's own stream, for
+#: ``RBM.sample_hidden`` and friends without a seed, is the seed's key itself).
+STREAMS = {
+    "train": 1,  # the updates: chain initialisation, epoch shuffles, Gibbs draws
+    "monitor": 2,  # per-epoch metrics, so that monitoring never changes training
+    "pseudo_likelihood": 3,  # flipped units of pseudo_log_likelihood(..., seed=int)
+    "ais": 7,  # annealed importance sampling (kept, so that AIS figures reproduce)
+    "split": 8,  # the permutation that holds out a file's validation rows
+    "pictures": 9,  # rows and Gibbs chains behind the pictures of a run
+    "sample": 10,  # RBM.sample, gibbs, sample_hidden, sample_visible with seed=int
+}
+#: Host generators derived from the training stream's key and a tag (they depend on the seed
+#: only, never on how many draws the stream has taken)
+TAGS = {
+    "validation_split": 0xA11D,  # Trainer.run(validation=fraction)
+    "monitor_rows": 0x3017,  # the fixed rows the per-epoch metrics use
+}
 
 
 def mix64(z: int) -> int:
@@ -43,11 +65,7 @@ def seed_to_key(seed: int | None) -> tuple[int, int]:
     """
     if seed is None:
         seed = int(np.random.SeedSequence().entropy) & MASK64
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int or None; got {type(seed).__name__}")
-    seed = int(seed)
-    if seed < 0:
-        raise ValueError(f"seed must be non-negative; got {seed}")
+    seed = check_int(seed, "seed", 0)
     return seed, mix64(seed & MASK64 ^ 0x5851F42D4C957F2D)
 
 
@@ -67,10 +85,17 @@ class CounterRNG:
     step: int = 0
 
     @classmethod
-    def from_seed(cls, seed: int | None, stream: int = 0) -> CounterRNG:
-        """Stream number ``stream`` of a user seed (independent streams for independent uses)."""
+    def from_seed(cls, seed: int | None, stream: str) -> CounterRNG:
+        """The stream called ``stream`` (a key of :data:`STREAMS`) of a user seed."""
+        if stream not in STREAMS:
+            raise ValueError(f"unknown random stream {stream!r}; known: {sorted(STREAMS)}")
         _, key = seed_to_key(seed)
-        return cls(key=mix64(key ^ mix64(stream * MIX2 + 1)))
+        return cls(key=mix64(key ^ mix64(STREAMS[stream] * MIX2 + 1)))
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> CounterRNG:
+        """The stream whose :meth:`state` this is (keys may be decimal strings, as in JSON)."""
+        return cls(key=int(state["key"]), step=int(state["step"]))
 
     def next_base(self) -> int:
         """Return the base of the next draw and advance the counter."""
@@ -82,6 +107,34 @@ class CounterRNG:
         """A NumPy generator for host-side work (permutations), keyed on the next step."""
         return np.random.Generator(np.random.Philox(key=self.next_base()))
 
-    def state(self) -> dict:
+    def derived_generator(self, tag: str) -> np.random.Generator:
+        """A host generator that depends on this stream's key and ``TAGS[tag]`` only."""
+        return np.random.Generator(np.random.Philox(key=mix64(self.key ^ TAGS[tag])))
+
+    def state(self) -> dict[str, int]:
         """Serialisable state."""
         return {"key": self.key, "step": self.step}
+
+
+def stream_for(seed: int | CounterRNG | None, stream: str, default: CounterRNG) -> CounterRNG:
+    """The stream a random function draws from, by the one rule every ``seed=`` follows.
+
+    Parameters
+    ----------
+    seed : int, CounterRNG or None
+        ``None``: ``default`` (the caller's own stream, which advances); an int: the stream
+        ``stream`` of that seed, fresh for this call; a :class:`CounterRNG`: that stream
+        itself (so that several calls can share one stream).
+    stream : str
+        A key of :data:`STREAMS`.
+    default : CounterRNG
+
+    Returns
+    -------
+    CounterRNG
+    """
+    if seed is None:
+        return default
+    if isinstance(seed, CounterRNG):
+        return seed
+    return CounterRNG.from_seed(seed, stream)

@@ -1,4 +1,4 @@
-"""CD-k and PCD-k training with one explicit, saveable training state.
+"""CD-k and PCD-k training: the settings table, one explicit training state, and the loop.
 
 The update ascends the log-likelihood: data expectation (with p(h|v) of the batch) minus model
 expectation (p(h|v) of the chains after k block Gibbs steps). With momentum ``m``, learning
@@ -6,11 +6,14 @@ rate ``lr`` and weight decay ``d`` (weights only)::
 
     velocity = m * velocity + lr * (gradient - d * parameter);  parameter += velocity
 
-Three implementations share these semantics and the same random draws: a portable generic
-step (array API, any backend); a CuPy step that reuses preallocated buffers, stacks the
-positive and negative phases into single matrix products and fuses the elementwise work into
-kernels; and a NumPy step that runs the whole update in one compiled Numba call split over the
-CPU's threads (:mod:`xprbm.kernels.numba_update`).
+- :class:`TrainConfig` declares every training setting once, with its default and help; the
+  command line derives its flags from it (:data:`SETTINGS`).
+- :class:`TrainState` owns every array and counter that outlives an update: momentum
+  buffers, persistent chains, random streams, counters and the history. It writes and reads
+  its own part of a checkpoint.
+- :class:`Trainer` runs epochs: it hands the state's arrays to an update object of
+  :mod:`xprbm.kernels` (generic, Numba or CuPy, chosen by the dispatcher) and keeps the
+  model's parameters in the model.
 """
 
 from __future__ import annotations
@@ -22,24 +25,26 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import kernels
-from .backend import single_thread_blas_if_small
-from .kernels import generic
+from .checkpoint import CheckpointError, Contents, plain, rng_state
+from .checkpoint import write as write_checkpoint
+from .datasets import held_out_rows
+from .kernels import UpdateLayout, UpdateSettings, generic
 from .metrics import monitor
 from .progress import progress_bar
-from .rng import CounterRNG, mix64
+from .rng import CounterRNG
+from .sampling import independent_visible
 from .validation import check_positive_int, check_range
 
 if TYPE_CHECKING:
     from .rbm import RBM
 
 METHODS = ("pcd", "cd")
-#: the parameters in the order the fused update takes them
-PARAMETERS = ("weights", "visible_bias", "hidden_bias")
 VISIBLE_BIAS_INITS = ("data", "zeros")
 #: data means are clipped to [eps, 1 - eps] before the log-odds of the visible-bias init
 DATA_MEAN_EPS = 1e-3
@@ -50,8 +55,54 @@ MONITOR_MIN_ROWS = 500
 
 
 @dataclass(frozen=True)
+class Setting:
+    """One training setting as the API and the command line both show it.
+
+    Attributes
+    ----------
+    name : str
+        Keyword of ``fit`` / :class:`TrainConfig`, and ``dest`` of the command-line flag.
+    default : object
+        The API's default.
+    help : str
+    flags : tuple of str
+        Command-line spellings, the first one shown in ``--help``.
+    metavar : str or None
+    kind : {"int", "float", "bool", "str"}
+        How the command line parses it (ints are positive, strs take ``choices``).
+    choices : tuple or None
+    cli_default : object
+        The command line's default, where it differs on purpose (``cli_reason`` says why).
+    cli_reason : str
+    """
+
+    name: str
+    default: Any
+    help: str
+    flags: tuple[str, ...]
+    metavar: str | None = None
+    kind: str = "str"
+    choices: tuple | None = None
+    cli_default: Any = None
+    cli_reason: str = ""
+
+    @property
+    def command_line_default(self) -> Any:
+        return self.default if not self.cli_reason else self.cli_default
+
+
+def _setting(default: Any, help_text: str, *flags: str, metavar: str | None = None,
+             choices: tuple | None = None, cli_default: Any = None, cli_reason: str = "") -> Any:
+    """A dataclass field of :class:`TrainConfig` that carries its :class:`Setting`."""
+    entry = dict(default=default, help=help_text, flags=flags, metavar=metavar,
+                 choices=choices, cli_default=cli_default, cli_reason=cli_reason)
+    return field(default=default, metadata={"setting": entry})
+
+
+@dataclass(frozen=True)
 class TrainConfig:
-    """Settings of a training run (checked on creation).
+    """Settings of a training run (checked on creation); see :data:`SETTINGS` for each one's
+    help text.
 
     Parameters
     ----------
@@ -77,16 +128,25 @@ class TrainConfig:
         Upper bound on the rows used for the per-epoch metrics.
     """
 
-    method: str = "pcd"
-    k: int = 1
-    n_chains: int | None = None
-    batch_size: int = 100
-    learning_rate: float = 0.01
-    momentum: float = 0.5
-    weight_decay: float = 0.0
-    shuffle: bool = True
-    init_visible_bias: str = "data"
-    monitor_size: int = 1000
+    method: str = _setting("pcd", "persistent chains (pcd) or chains from the batch (cd)",
+                           "--method", choices=METHODS)
+    k: int = _setting(1, "Gibbs steps per update", "--k", metavar="K")
+    n_chains: int | None = _setting(None, "persistent chains (default: the batch size)",
+                                    "--n-chains", metavar="N")
+    batch_size: int = _setting(100, "rows per update", "--batch-size", metavar="N")
+    learning_rate: float = _setting(
+        0.01, "learning rate", "--learning-rate", "--lr", metavar="LR", cli_default=0.05,
+        cli_reason="a command-line run trains 20 epochs by default, which needs a larger step")
+    momentum: float = _setting(0.5, "momentum", "--momentum", metavar="M")
+    weight_decay: float = _setting(0.0, "L2 penalty on the weights", "--weight-decay",
+                                   metavar="D")
+    shuffle: bool = _setting(True, "visit the rows in a fresh seeded order each epoch",
+                             "--shuffle")
+    init_visible_bias: str = _setting(
+        "data", "visible biases at the start: log-odds of the data means, or zeros",
+        "--init-visible-bias", choices=VISIBLE_BIAS_INITS)
+    monitor_size: int = _setting(1000, "most rows the per-epoch metrics use",
+                                 "--monitor-size", metavar="N")
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -113,8 +173,26 @@ class TrainConfig:
         """Number of persistent chains (PCD)."""
         return self.batch_size if self.n_chains is None else self.n_chains
 
+    def layout(self, n_visible: int, n_hidden: int) -> UpdateLayout:
+        """The sizes an update object is built for."""
+        return UpdateLayout(n_visible, n_hidden, self.method, self.batch_size, self.chains)
+
+    def update_settings(self) -> UpdateSettings:
+        """The numbers one update uses."""
+        return UpdateSettings(self.k, self.learning_rate, self.momentum, self.weight_decay)
+
 
 CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+#: every training setting by name: the API's default, help and command-line spelling
+SETTINGS: dict[str, Setting] = {
+    f.name: Setting(name=f.name, kind=str(f.type).split(" |")[0], **f.metadata["setting"])
+    for f in dataclasses.fields(TrainConfig)
+}
+#: epochs of one ``Trainer.run`` / ``fit`` call (the command line trains longer by default)
+SETTINGS["epochs"] = Setting(
+    "epochs", 10, "epochs to train; with --resume the epoch to reach", ("--epochs",), "N",
+    kind="int", cli_default=20,
+    cli_reason="a command-line run is a whole experiment, not one call of several")
 RUN_FIELDS = (
     "epochs", "validation", "progress", "callback", "checkpoint_every", "checkpoint_path",
 )
@@ -139,8 +217,9 @@ class History:
     Attributes
     ----------
     epoch : list of int
-    train_pll, valid_pll : list of float
-        Mean pseudo-log-likelihood per visible unit (NaN without validation data).
+    train_pll_per_unit, valid_pll_per_unit : list of float
+        Mean pseudo-log-likelihood per visible unit: :func:`xprbm.pseudo_log_likelihood`
+        (a per-sample total) divided by ``n_visible`` (NaN without validation data).
     recon_error : list of float
         Mean squared reconstruction error on the monitored training rows.
     free_energy_gap : list of float
@@ -150,11 +229,14 @@ class History:
     """
 
     epoch: list[int] = field(default_factory=list)
-    train_pll: list[float] = field(default_factory=list)
-    valid_pll: list[float] = field(default_factory=list)
+    train_pll_per_unit: list[float] = field(default_factory=list)
+    valid_pll_per_unit: list[float] = field(default_factory=list)
     recon_error: list[float] = field(default_factory=list)
     free_energy_gap: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+
+    #: names of renamed columns inside checkpoint files (format 1 keeps the old names)
+    FILE_NAMES = {"train_pll_per_unit": "train_pll", "valid_pll_per_unit": "valid_pll"}
 
     def append(self, **row: float) -> None:
         for name in self.columns():
@@ -171,9 +253,128 @@ class History:
     def __len__(self) -> int:
         return len(self.epoch)
 
+    @property
+    def train_pll(self) -> list[float]:
+        """Deprecated name of :attr:`train_pll_per_unit`."""
+        warnings.warn("History.train_pll is now History.train_pll_per_unit (a per-unit "
+                      "mean, unlike pseudo_log_likelihood's per-sample totals)",
+                      DeprecationWarning, stacklevel=2)
+        return self.train_pll_per_unit
+
+    @property
+    def valid_pll(self) -> list[float]:
+        """Deprecated name of :attr:`valid_pll_per_unit`."""
+        warnings.warn("History.valid_pll is now History.valid_pll_per_unit",
+                      DeprecationWarning, stacklevel=2)
+        return self.valid_pll_per_unit
+
+    def checkpoint_arrays(self) -> dict[str, np.ndarray]:
+        """The columns as checkpoint members ``history.NAME`` (int64 epochs, float64 rest)."""
+        arrays = {}
+        for name in self.columns():
+            column = getattr(self, name)
+            dtype = np.int64 if name == "epoch" else np.float64
+            member = self.FILE_NAMES.get(name, name)
+            arrays[f"history.{member}"] = np.asarray(column, dtype=dtype).reshape(len(column))
+        return arrays
+
+    @classmethod
+    def from_checkpoint(cls, arrays: dict[str, np.ndarray]) -> History:
+        """The history stored in a checkpoint's arrays (columns it lacks are NaN)."""
+        n = len(arrays.get("history.epoch", ()))
+        columns = {}
+        for name in cls.columns():
+            column = arrays.get(f"history.{cls.FILE_NAMES.get(name, name)}")
+            if column is None:  # a column added after the file was written
+                column = np.full(n, np.nan)
+            if len(column) != n:
+                raise CheckpointError(f"the checkpoint's history is corrupted: column {name!r} "
+                                      f"has {len(column)} entries, expected {n}")
+            columns[name] = column.tolist()
+        return cls(**columns)
+
+
+@dataclass
+class TrainState:
+    """Every array and counter of a run that outlives an update.
+
+    Attributes
+    ----------
+    rng, monitor_rng : CounterRNG
+        Streams for the updates and for the metrics (so monitoring never changes training).
+    velocity : dict of arrays or None
+        Momentum buffers, one per parameter (None until the first epoch starts).
+    chains : array, shape (n_chains, n_visible), or None
+        Persistent visible chains (PCD).
+    hidden_chains : array, shape (n_chains, n_hidden), or None
+        Hidden states drawn from ``chains`` at the end of the latest update (PCD).
+    epoch, n_updates : int
+    history : History
+    """
+
+    rng: CounterRNG
+    monitor_rng: CounterRNG
+    velocity: dict[str, Any] | None = None
+    chains: Any = None
+    hidden_chains: Any = None
+    epoch: int = 0
+    n_updates: int = 0
+    history: History = field(default_factory=History)
+
+    def checkpoint_part(self, host: Callable[[Any], np.ndarray]
+                        ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """JSON-ready metadata and host arrays (``trainer.*``, ``history.*``) of the state."""
+        meta = {
+            "rng": rng_state(self.rng),
+            "monitor_rng": rng_state(self.monitor_rng),
+            "epoch": int(self.epoch),
+            "n_updates": int(self.n_updates),
+            "velocity": None if self.velocity is None else sorted(self.velocity),
+        }
+        arrays = {}
+        for name in ("chains", "hidden_chains"):
+            value = getattr(self, name)
+            if value is not None:
+                arrays[f"trainer.{name}"] = np.array(host(value), copy=True)
+        for name, value in (self.velocity or {}).items():
+            arrays[f"trainer.velocity.{name}"] = np.array(host(value), copy=True)
+        arrays.update(self.history.checkpoint_arrays())
+        return meta, arrays
+
+    @classmethod
+    def from_checkpoint(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray],
+                        to_model: Callable[[np.ndarray], Any]) -> TrainState:
+        """The state a checkpoint part describes, its arrays moved by ``to_model``."""
+        chains = {name: arrays.get(f"trainer.{name}") for name in ("chains", "hidden_chains")}
+        names = meta["velocity"]
+        return cls(
+            rng=CounterRNG.from_state(meta["rng"]),
+            monitor_rng=CounterRNG.from_state(meta["monitor_rng"]),
+            velocity=None if names is None else {
+                name: to_model(arrays[f"trainer.velocity.{name}"]) for name in names},
+            **{name: None if value is None else to_model(value)
+               for name, value in chains.items()},
+            epoch=int(meta["epoch"]),
+            n_updates=int(meta["n_updates"]),
+            history=History.from_checkpoint(arrays),
+        )
+
+
+class _StateField:
+    """``trainer.NAME`` reads and writes ``trainer.state.NAME`` (the state is the owner)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, trainer: Any, owner: type | None = None) -> Any:
+        return self if trainer is None else getattr(trainer.state, self.name)
+
+    def __set__(self, trainer: Any, value: Any) -> None:
+        setattr(trainer.state, self.name, value)
+
 
 class Trainer:
-    """All state of a training run: settings, chains, momentum, random streams, counters.
+    """A training run: its settings, its :class:`TrainState`, and the loop over epochs.
 
     Parameters
     ----------
@@ -186,38 +387,36 @@ class Trainer:
 
     Attributes
     ----------
+    rbm : RBM
     config : TrainConfig
-    chains : array, shape (n_chains, n_visible), or None
-        Persistent visible chains (PCD), created on the first update.
-    hidden_chains : array, shape (n_chains, n_hidden), or None
-        Hidden states drawn from ``chains`` at the end of the latest update (PCD).
-    velocity : dict of arrays or None
-        Momentum buffers, one per parameter.
-    rng, monitor_rng : CounterRNG
-        Streams for the updates and for the metrics (so monitoring never changes training).
-    epoch, n_updates : int
-    history : History
+    state : TrainState
+        Also readable as ``trainer.velocity``, ``trainer.chains``, ``trainer.hidden_chains``,
+        ``trainer.rng``, ``trainer.monitor_rng``, ``trainer.epoch``, ``trainer.n_updates``
+        and ``trainer.history``.
     """
+
+    velocity = _StateField()
+    chains = _StateField()
+    hidden_chains = _StateField()
+    rng = _StateField()
+    monitor_rng = _StateField()
+    epoch = _StateField()
+    n_updates = _StateField()
+    history = _StateField()
 
     def __init__(self, rbm: RBM, *, seed: int | None = None, **config: Any) -> None:
         self.rbm = rbm
         self.config = TrainConfig(**config)
         seed = rbm.seed if seed is None else seed
-        self.rng = CounterRNG.from_seed(seed, stream=1)
-        self.monitor_rng = CounterRNG.from_seed(seed, stream=2)
-        self.chains: Any = None
-        self.hidden_chains: Any = None
-        self.velocity: dict[str, Any] | None = None
-        self.epoch = 0
-        self.n_updates = 0
-        self.history = History()
-        self._step: Callable[[Any, Any], None] | None = None
+        self.state = TrainState(rng=CounterRNG.from_seed(seed, "train"),
+                                monitor_rng=CounterRNG.from_seed(seed, "monitor"))
+        self._updater: kernels.Update | None = None
 
     # ----------------------------------------------------------------- running
     def run(
         self,
         X: Any,
-        epochs: int = 10,
+        epochs: int = SETTINGS["epochs"].default,
         validation: float | Any | None = None,
         progress: bool = True,
         callback: Callable[[Trainer], None] | None = None,
@@ -248,39 +447,32 @@ class Trainer:
         History
         """
         epochs = check_positive_int(epochs, "epochs")
-        from .io import checkpoint_saver
-
         checkpoint = checkpoint_saver(checkpoint_every, checkpoint_path)
-        rbm = self.rbm
-        # the Numba step gathers batches from the data in its own dtype (uint8 stays uint8)
-        X = rbm.visible(X, name="X", binary=True, convert=rbm.kernel_method != "numba")
+        rbm, state = self.rbm, self.state
+        update = self._update_object()  # before the BLAS limit below: it may load another BLAS
+        X = rbm.visible(X, name="X", binary=True, convert=not update.keeps_data_dtype)
         X, valid = self._split_validation(X, validation)
-        if self.velocity is None:
+        if state.velocity is None:
             self._initialise(X)
-        if self._step is None:  # before the BLAS limit below: it may load another BLAS
-            self._step = _make_step(self)
         train_monitor = self._monitor_rows(X)
         valid_monitor = None if valid is None else self._monitor_rows(valid)
         n = X.shape[0]
         batch = self.config.batch_size
         n_batches = -(-n // batch)
-        products = single_thread_blas_if_small(
-            rbm.backend, (batch + self.config.chains) * rbm.n_visible * rbm.n_hidden,
-            always=rbm.kernel_method == "numba")
-        with products, progress_bar(total=epochs * n_batches, enabled=progress,
-                                    desc="training", unit="batch") as bar:
+        with update.blas_threads(), progress_bar(total=epochs * n_batches, enabled=progress,
+                                                 desc="training", unit="batch") as bar:
             for _ in range(epochs):
                 order = self._epoch_order(n)
                 start = time.perf_counter()
                 for first in range(0, n, batch):
                     self._update(X, order[first:min(n, first + batch)])
                     bar.update(1)
-                rbm._backend.synchronize()
+                rbm.array_backend.synchronize()
                 seconds = time.perf_counter() - start
-                self.epoch += 1
+                state.epoch += 1
                 row = self._metrics(train_monitor, valid_monitor)
-                self.history.append(epoch=self.epoch, seconds=seconds, **row)
-                bar.set_postfix(epoch=self.epoch, pll=f"{row['train_pll']:.4f}",
+                state.history.append(epoch=state.epoch, seconds=seconds, **row)
+                bar.set_postfix(epoch=state.epoch, pll=f"{row['train_pll_per_unit']:.4f}",
                                 recon=f"{row['recon_error']:.4f}", refresh=False)
                 if callback is not None:
                     callback(self)
@@ -288,53 +480,59 @@ class Trainer:
                     checkpoint(self, False)
         if checkpoint is not None:
             checkpoint(self, True)
-        return self.history
+        return state.history
+
+    def _update_object(self) -> kernels.Update:
+        """The update object for the current settings (built again when they change sizes)."""
+        rbm = self.rbm
+        layout = self.config.layout(rbm.n_visible, rbm.n_hidden)
+        if self._updater is None or self._updater.layout != layout:
+            self._updater = kernels.make_update(rbm.array_backend, rbm.fast_path,
+                                                rbm.array_dtype, layout)
+        return self._updater
 
     def _update(self, X: Any, rows: Any) -> None:
-        if self._step is None:
-            self._step = _make_step(self)
-        self._step(X, rows)
-        self.n_updates += 1
+        """One update on ``X[rows]``: the state's arrays go in, the results come back."""
+        rbm, state = self.rbm, self.state
+        params = rbm.parameters()
+        chains = None if self.config.method == "cd" else {
+            "visible": state.chains, "hidden": state.hidden_chains}
+        self._update_object()(X, rows, params, state.velocity, chains, state.rng,
+                              self.config.update_settings())
+        for name, value in params.items():
+            if getattr(rbm, name) is not value:
+                setattr(rbm, name, value)
+        if chains is not None:
+            state.chains, state.hidden_chains = chains["visible"], chains["hidden"]
+        state.n_updates += 1
 
     def _initialise(self, X: Any) -> None:
-        rbm = self.rbm
+        rbm, state = self.rbm, self.state
         xp = rbm.xp
         if self.config.init_visible_bias == "data":
-            mean = xp.sum(X, axis=0, dtype=xp.float64) / X.shape[0]
-            p = xp.clip(mean, DATA_MEAN_EPS, 1.0 - DATA_MEAN_EPS)
-            rbm.visible_bias = xp.astype(xp.log(p / (1.0 - p)), rbm._dtype)
+            rbm.visible_bias = generic.clipped_log_odds(xp, X, DATA_MEAN_EPS, rbm.array_dtype)
         else:
             rbm.visible_bias = xp.zeros_like(rbm.visible_bias)
-        self.velocity = {name: xp.zeros_like(value) for name, value in rbm.parameters().items()}
+        state.velocity = {name: xp.zeros_like(value) for name, value in rbm.parameters().items()}
         if self.config.method == "pcd":
             # chains start from the independent-unit model of the visible bias
-            u = kernels.uniform(rbm._backend, (self.config.chains, rbm.n_visible),
-                                self.rng.next_base(), rbm._dtype, rbm.kernel_method)
-            p = generic.sigmoid(xp, rbm.visible_bias)
-            self.chains = xp.astype(u < p, rbm._dtype)
-            self.hidden_chains = generic.bernoulli(rbm._backend, self.chains @ rbm.weights,
-                                                   rbm.hidden_bias, self.rng.next_base())
-
-    def _derived_generator(self, tag: int) -> np.random.Generator:
-        """A host generator that depends on the seed and ``tag`` only (not on counters)."""
-        return np.random.Generator(np.random.Philox(key=mix64(self.rng.key ^ tag)))
+            state.chains = independent_visible(rbm, self.config.chains, rbm.visible_bias,
+                                               state.rng)
+            state.hidden_chains = generic.bernoulli(
+                rbm.array_backend, state.chains @ rbm.weights, rbm.hidden_bias,
+                state.rng.next_base())
 
     def _split_validation(self, X: Any, validation: Any) -> tuple[Any, Any]:
         if validation is None:
             return X, None
         if isinstance(validation, (float, int)) and not isinstance(validation, bool):
             frac = check_range(validation, "validation", 0.0, 1.0, low_open=True, high_open=True)
-            n = X.shape[0]
-            n_valid = int(round(frac * n))
-            if n_valid < 1 or n_valid >= n:
-                raise ValueError(
-                    f"validation={validation} leaves {n - n_valid} training and {n_valid} "
-                    f"validation rows out of {n}; use a fraction that keeps both non-empty"
-                )
-            order = self._derived_generator(0xA11D).permutation(n)
-            xp = self.rbm.xp
-            idx = self.rbm._backend.asarray(order)
-            return xp.take(X, idx[n_valid:], axis=0), xp.take(X, idx[:n_valid], axis=0)
+            train_rows, valid_rows = held_out_rows(
+                X.shape[0], frac, self.state.rng.derived_generator("validation_split"),
+                "validation")
+            xp, backend = self.rbm.xp, self.rbm.array_backend
+            return (xp.take(X, backend.asarray(train_rows), axis=0),
+                    xp.take(X, backend.asarray(valid_rows), axis=0))
         return X, self.rbm.visible(validation, name="validation", binary=True)
 
     def _monitor_rows(self, X: Any) -> Any:
@@ -344,330 +542,94 @@ class Trainer:
                 max(MONITOR_MIN_ROWS, math.ceil(MONITOR_FRACTION * n)))
         rbm = self.rbm
         if m < n:
-            rows = np.sort(self._derived_generator(0x3017).choice(n, m, replace=False))
-            X = rbm.xp.take(X, rbm._backend.asarray(rows), axis=0)
-        return rbm.xp.astype(X, rbm._dtype)
+            chooser = self.state.rng.derived_generator("monitor_rows")
+            rows = np.sort(chooser.choice(n, m, replace=False))
+            X = rbm.xp.take(X, rbm.array_backend.asarray(rows), axis=0)
+        return rbm.xp.astype(X, rbm.array_dtype)
 
     def _epoch_order(self, n: int) -> Any:
         if self.config.shuffle:
-            order = self.rng.numpy_generator().permutation(n)
+            order = self.state.rng.numpy_generator().permutation(n)
         else:
             order = np.arange(n)
         if self.rbm.backend == "numpy":
             return order
-        return self.rbm._backend.asarray(order)
+        return self.rbm.array_backend.asarray(order)
 
     def _metrics(self, train: Any, valid: Any) -> dict[str, float]:
-        rbm = self.rbm
-        on_train = monitor(rbm, train, self.monitor_rng)
-        row = {"train_pll": on_train["pll"], "recon_error": on_train["recon_error"],
-               "valid_pll": math.nan, "free_energy_gap": math.nan}
+        rbm, rng = self.rbm, self.state.monitor_rng
+        on_train = monitor(rbm, train, rng)
+        row = {"train_pll_per_unit": on_train["pll"], "recon_error": on_train["recon_error"],
+               "valid_pll_per_unit": math.nan, "free_energy_gap": math.nan}
         if valid is not None:
-            on_valid = monitor(rbm, valid, self.monitor_rng)
-            row["valid_pll"] = on_valid["pll"]
+            on_valid = monitor(rbm, valid, rng)
+            row["valid_pll_per_unit"] = on_valid["pll"]
             row["free_energy_gap"] = on_valid["free_energy"] - on_train["free_energy"]
         return row
 
+    # ------------------------------------------------------------- checkpoints
+    def checkpoint_contents(self) -> Contents:
+        """Everything a ``"trainer"`` checkpoint holds: the model's part and this run's."""
+        model_meta, arrays = self.rbm.checkpoint_part()
+        meta, state_arrays = self.state.checkpoint_part(self.rbm.array_backend.to_numpy)
+        meta["config"] = {name: plain(getattr(self.config, name)) for name in CONFIG_FIELDS}
+        return Contents("trainer", {"model": model_meta, "trainer": meta},
+                        {**arrays, **state_arrays})
 
-def _make_step(trainer: Trainer) -> Callable[[Any, Any], None]:
-    method = trainer.rbm.kernel_method
-    if method == "generic":
-        return lambda X, rows: generic_step(trainer, X, rows)
-    try:
-        return CupyStep(trainer) if method == "cupy" else NumbaStep(trainer)
-    except (ImportError, OSError, AttributeError) as error:
-        # Numba: SciPy and threadpoolctl are dependencies, but may be absent; CuPy: a cuBLAS
-        # that cannot be loaded through ctypes
-        needs = "cuBLAS through ctypes" if method == "cupy" else "SciPy and threadpoolctl"
-        warnings.warn(f"the fast {method} update needs {needs} ({error}); training with the "
-                      "generic update instead", RuntimeWarning, stacklevel=3)
-        return lambda X, rows: generic_step(trainer, X, rows)
+    @classmethod
+    def from_checkpoint(cls, rbm: RBM, contents: Contents) -> Trainer:
+        """The run a checkpoint holds, continuing on ``rbm`` (its restored model).
 
-
-def generic_step(trainer: Trainer, X: Any, rows: Any) -> None:
-    """One CD-k / PCD-k update with portable array-API code (the reference).
-
-    PCD keeps visible chains and the hidden states drawn from them at the end of the previous
-    update (with the parameters of that moment, as in the classic Theano PCD code); each update
-    runs ``h -> v`` then ``k - 1`` full ``v -> h -> v`` steps, and the negative phase's hidden
-    field also gives the hidden states kept for the next update. CD starts the chain with
-    ``h ~ p(h | batch)``. Either way an update of PCD-1 / CD-1 costs five matrix products.
-
-    Parameters
-    ----------
-    trainer : Trainer
-    X : array, shape (n_samples, n_visible)
-    rows : array of int, shape (b,)
-        Rows of ``X`` in this batch.
-    """
-    rbm, cfg, rng = trainer.rbm, trainer.config, trainer.rng
-    backend, xp = rbm._backend, rbm.xp
-    W, b, c = rbm.weights, rbm.visible_bias, rbm.hidden_bias
-    batch = xp.take(X, rows, axis=0)
-    pos_field = batch @ W + c
-    pos = generic.sigmoid(xp, pos_field)
-    if cfg.method == "cd":
-        h = generic.bernoulli(backend, pos_field, 0.0, rng.next_base())
-    else:
-        h = trainer.hidden_chains
-    for step in range(cfg.k):
-        v = generic.bernoulli(backend, h @ W.T, b, rng.next_base())
-        if step < cfg.k - 1:
-            h = generic.bernoulli(backend, v @ W, c, rng.next_base())
-    neg_field = v @ W + c
-    neg = generic.sigmoid(xp, neg_field)
-    if cfg.method == "pcd":
-        trainer.chains = v
-        trainer.hidden_chains = generic.bernoulli(backend, neg_field, 0.0, rng.next_base())
-    n_pos, n_neg = batch.shape[0], v.shape[0]
-    grads = {
-        "weights": batch.T @ pos / n_pos - v.T @ neg / n_neg,
-        "visible_bias": xp.sum(batch, axis=0) / n_pos - xp.sum(v, axis=0) / n_neg,
-        "hidden_bias": xp.sum(pos, axis=0) / n_pos - xp.sum(neg, axis=0) / n_neg,
-    }
-    for name, grad in grads.items():
-        param = getattr(rbm, name)
-        decay = cfg.weight_decay if name == "weights" else 0.0
-        velocity = cfg.momentum * trainer.velocity[name] + cfg.learning_rate * (
-            grad - decay * param)
-        trainer.velocity[name] = velocity
-        setattr(rbm, name, param + velocity)
+        Raises
+        ------
+        CheckpointError
+            Settings this xprbm does not know.
+        """
+        meta = contents.parts["trainer"]
+        config = dict(meta["config"])
+        unknown = sorted(set(config) - set(CONFIG_FIELDS))
+        if unknown:
+            raise CheckpointError(
+                f"the checkpoint has training settings {unknown} that this xprbm does not "
+                "know; upgrade: pip install -U xprbm"
+            )
+        trainer = cls(rbm, **config)
+        trainer.state = TrainState.from_checkpoint(meta, contents.arrays, rbm.to_model_array)
+        rbm.trainer = trainer
+        return trainer
 
 
-def _contiguous_parameters(trainer: Trainer) -> None:
-    """Make every parameter and velocity a C-contiguous array of the model's dtype.
-
-    The fast updates hand raw memory to BLAS and to compiled kernels as C-ordered arrays of
-    one dtype, and a user may have assigned a Fortran-ordered, transposed or float64 array.
-
-    Raises
-    ------
-    ValueError
-        A parameter or velocity of the wrong shape.
-    """
-    rbm, velocity = trainer.rbm, trainer.velocity
-    xp, dtype = rbm.xp, rbm._dtype
-    shapes = {"weights": (rbm.n_visible, rbm.n_hidden), "visible_bias": (rbm.n_visible,),
-              "hidden_bias": (rbm.n_hidden,)}
-    for name in PARAMETERS:
-        for owner, label in ((rbm.__dict__, name), (velocity, f"velocity of {name}")):
-            array = owner[name]
-            if tuple(array.shape) != shapes[name]:
-                raise ValueError(f"{label} has shape {tuple(array.shape)}; the model needs "
-                                 f"{shapes[name]}")
-            if not array.flags.c_contiguous or array.dtype != dtype:
-                owner[name] = xp.ascontiguousarray(array, dtype=dtype)
-
-
-class StackedBuffers:
-    """Preallocated ``[chains; batch]`` buffers shared by the fast updates.
-
-    ``vis`` (rows, n_visible) and ``hid`` (rows, n_hidden) hold the chains stacked above the
-    batch, so that one product serves both phases; ``hid_chain`` (n_chains, n_hidden) holds
-    the chains' hidden states. For PCD the chains live in the first rows of ``vis``
-    (``trainer.chains`` is a view) and ``trainer.hidden_chains`` is ``hid_chain``.
+def checkpoint_saver(every: int | None, path: str | os.PathLike | None
+                     ) -> Callable[[Trainer, bool], None] | None:
+    """The periodic-checkpoint hook of :meth:`Trainer.run` (None when nothing is to be saved).
 
     Parameters
     ----------
-    trainer : Trainer
+    every : int or None
+        Save after every epoch whose number is a multiple of ``every``.
+    path : str, path-like or None
+        Checkpoint file (rewritten atomically each time; its directory is created). Required
+        with ``every``; alone it saves once, at the end of the run.
+
+    Returns
+    -------
+    callable or None
+        ``hook(trainer, final)``, called after each epoch (``final=False``) and once at the end
+        of the run (``final=True``); the final call saves unless the last epoch was just saved.
     """
+    if every is not None:
+        every = check_positive_int(every, "checkpoint_every")
+        if path is None:
+            raise ValueError("checkpoint_every needs checkpoint_path= (the file to write)")
+    if path is None:
+        return None
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    saved_at: list[int] = []
 
-    def __init__(self, trainer: Trainer) -> None:
-        self.trainer = trainer
-        rbm, cfg = trainer.rbm, trainer.config
-        xp, dtype = rbm.xp, rbm._dtype
-        batch = cfg.batch_size
-        self.n_chains = cfg.chains if cfg.method == "pcd" else batch
-        rows = self.n_chains + batch
-        self.vis = xp.empty((rows, rbm.n_visible), dtype=dtype)
-        self.hid = xp.empty((rows, rbm.n_hidden), dtype=dtype)
-        self.hid_chain = xp.empty((self.n_chains, rbm.n_hidden), dtype=dtype)
-        self._row_scales: dict[int, Any] = {}
-        if cfg.method == "pcd":
-            self.vis[: self.n_chains] = trainer.chains
-            self.hid_chain[...] = trainer.hidden_chains
-            trainer.chains = self.vis[: self.n_chains]
-            trainer.hidden_chains = self.hid_chain
+    def hook(trainer: Trainer, final: bool) -> None:
+        due = final or (every is not None and trainer.epoch % every == 0)
+        if due and trainer.epoch not in saved_at[-1:]:
+            write_checkpoint(path, trainer.checkpoint_contents())
+            saved_at.append(trainer.epoch)
 
-    def _sizes(self, n_batch: int) -> tuple[bool, int, int, int]:
-        """``(pcd, n_batch, n_chains, n_rows)`` of an update on ``n_batch`` rows (CD: one
-        chain per batch row; the last batch may be short, never longer)."""
-        if not 1 <= n_batch <= self.trainer.config.batch_size:
-            raise ValueError(f"an update takes 1 to batch_size="
-                             f"{self.trainer.config.batch_size} rows; got {n_batch}")
-        pcd = self.trainer.config.method == "pcd"
-        n_chains = self.n_chains if pcd else n_batch
-        return pcd, n_batch, n_chains, n_chains + n_batch
-
-    def _row_scale(self, n_chains: int, n_batch: int) -> Any:
-        """``[-1/C] * C + [1/b] * b`` on the device (cached per batch size)."""
-        if n_batch not in self._row_scales:
-            scale = np.concatenate([np.full(n_chains, -1.0 / n_chains),
-                                    np.full(n_batch, 1.0 / n_batch)])
-            self._row_scales[n_batch] = self.trainer.rbm._backend.asarray(
-                scale, dtype=self.trainer.rbm._dtype)
-        return self._row_scales[n_batch]
-
-
-class CupyStep(StackedBuffers):
-    """The CuPy update: the stacked buffers, cuBLAS products, fused kernels, a CUDA graph.
-
-    Same algorithm and random draws as :func:`generic_step`::
-
-        hid = rowscale * sigmoid(vis @ W + c)     rowscale = -1/C (chains), +1/b (data)
-        vW = momentum * vW + lr * vis.T @ hid     (one product, beta = momentum)
-        vb = momentum * vb + lr * rowscale @ vis,  vc = momentum * vc + lr * ones @ hid
-        vW -= lr * decay * W;  W += vW;  b += vb;  c += vc   (one kernel)
-
-    The batch gather also writes the random stream's step into a device counter, from which
-    the other kernels derive their draws (:mod:`xprbm.kernels.cupy_gpu`). Everything after
-    the gather therefore has the same arguments in every full-batch update: the first such
-    update runs launch by launch (compiling the kernels), the next one is captured into a CUDA
-    graph, and from then on an update costs two launches: the gather and the graph. The graph
-    is captured again whenever what it holds changes: a parameter or velocity array replaced
-    (new memory), the stream's key or the settings. Short last batches run launch by launch.
-    ``XPRBM_CUDA_GRAPHS=0`` turns graphs off; if a capture fails, a ``RuntimeWarning`` says
-    so and the step goes on launch by launch.
-
-    Parameters
-    ----------
-    trainer : Trainer
-
-    Raises
-    ------
-    OSError, AttributeError
-        cuBLAS cannot be loaded through ctypes (:func:`_make_step` then falls back).
-    """
-
-    def __init__(self, trainer: Trainer) -> None:
-        from .kernels import cupy_gpu
-
-        cupy_gpu.cublas()
-        super().__init__(trainer)
-        self.gpu = cupy_gpu
-        rbm = trainer.rbm
-        xp, dtype = rbm.xp, np.dtype(rbm._dtype)
-        self.counter = xp.zeros(1, dtype=xp.uint64)
-        self.ones = xp.ones(self.vis.shape[0], dtype=dtype)
-        # host scalars (alpha, beta) of the products: plain, and accumulating into velocity
-        self.plain = np.array([1.0, 0.0], dtype=dtype)
-        self.accumulate = np.zeros(2, dtype=dtype)
-        self.use_graph = os.environ.get("XPRBM_CUDA_GRAPHS", "1") != "0"
-        self.graph: Any = None
-        self.graph_signature: tuple | None = None
-        self.warm = False
-
-    def __call__(self, X: Any, rows: Any) -> None:
-        trainer = self.trainer
-        rbm, cfg, rng = trainer.rbm, trainer.config, trainer.rng
-        xp = rbm.xp
-        _, n_batch, n_chains, n_rows = self._sizes(rows.shape[0])
-        _contiguous_parameters(trainer)
-        if X.dtype != self.vis.dtype:
-            raise TypeError(f"the CuPy update gathers from data of the model's dtype "
-                            f"{self.vis.dtype}; got {X.dtype}")
-        rows = xp.asarray(rows, dtype=xp.int64)
-        self.gpu.gather_rows_(X, rows, self.vis[n_chains:n_rows], rng.step, self.counter)
-        if self.use_graph and self.warm and n_batch == cfg.batch_size:
-            self._replay(n_batch)
-        else:
-            self._enqueue(n_batch)
-            self.warm = self.warm or n_batch == cfg.batch_size
-        rng.step += 2 * cfg.k  # the draws that the kernels took from the counter
-
-    def _replay(self, n_batch: int) -> None:
-        """Launch the graph of a full-batch update, capturing it first if need be."""
-        signature = self._signature()
-        if signature != self.graph_signature:
-            self.graph, self.graph_signature = None, None
-            try:
-                self.graph = self.gpu.capture(lambda: self._enqueue(n_batch))
-            except Exception as error:  # a driver or library that cannot capture this
-                warnings.warn(f"CUDA graph capture failed ({error}); training launch by "
-                              "launch instead", RuntimeWarning, stacklevel=4)
-                self.use_graph = False
-                self._enqueue(n_batch)
-                return
-            self.graph_signature = signature
-        self.graph.launch()
-
-    def _signature(self) -> tuple:
-        """What a captured graph holds besides the step's own buffers: the settings, the
-        stream's key and the memory of every parameter and velocity."""
-        trainer = self.trainer
-        rbm, velocity = trainer.rbm, trainer.velocity
-        arrays = [getattr(rbm, name) for name in PARAMETERS]
-        arrays += [velocity[name] for name in PARAMETERS]
-        return (trainer.config, trainer.rng.key, *(a.data.ptr for a in arrays))
-
-    def _enqueue(self, n_batch: int) -> None:
-        """Launch everything of an update after the gather, on the current stream."""
-        trainer, gpu = self.trainer, self.gpu
-        rbm, cfg = trainer.rbm, trainer.config
-        W, b, c = rbm.weights, rbm.visible_bias, rbm.hidden_bias
-        velocity = trainer.velocity
-        pcd, n_batch, n_chains, n_rows = self._sizes(n_batch)
-        vis, hid = self.vis[:n_rows], self.hid[:n_rows]
-        chain, hid_chain = vis[:n_chains], self.hid_chain[:n_chains]
-        scale = self._row_scale(n_chains, n_batch)
-        key, counter, plain = np.uint64(trainer.rng.key), self.counter, self.plain
-        self.accumulate[:] = (cfg.learning_rate, cfg.momentum)
-        draw = 0
-        if not pcd:  # positive phase first; its field also starts the chain
-            gpu.gemm(vis[n_chains:], W, hid[n_chains:], plain)
-            gpu.hidden_(hid[n_chains:], c, scale[n_chains:], hid_chain, key, counter, draw)
-            draw += 1
-        for step in range(cfg.k):
-            gpu.gemm(hid_chain, W, chain, plain, trans_b=True)
-            gpu.bernoulli_counted_(chain, b, key, counter, draw)
-            draw += 1
-            if step < cfg.k - 1:
-                gpu.gemm(chain, W, hid_chain, plain)
-                gpu.bernoulli_counted_(hid_chain, c, key, counter, draw)
-                draw += 1
-        if pcd:  # both phases in one product; the chain rows also draw the next hidden states
-            gpu.gemm(vis, W, hid, plain)
-            gpu.hidden_(hid, c, scale, hid_chain, key, counter, draw)
-        else:
-            gpu.gemm(chain, W, hid[:n_chains], plain)
-            gpu.hidden_(hid[:n_chains], c, scale[:n_chains], hid_chain[:0], key, counter, 0)
-        velocities = tuple(velocity[name] for name in PARAMETERS)
-        gpu.gemm(vis, hid, velocities[0], self.accumulate, trans_a=True)
-        gpu.gemm(scale[None], vis, velocities[1][None], self.accumulate)
-        gpu.gemm(self.ones[None, :n_rows], hid, velocities[2][None], self.accumulate)
-        gpu.apply_velocities_((W, b, c), velocities, cfg.learning_rate * cfg.weight_decay)
-
-
-class NumbaStep(StackedBuffers):
-    """The NumPy + Numba update: the stacked buffers, and the whole update in one compiled
-    call split over Numba's threads (:mod:`xprbm.kernels.numba_update`)."""
-
-    def __init__(self, trainer: Trainer) -> None:
-        import threadpoolctl  # noqa: F401  (holds the BLAS at one thread during the run)
-
-        from .kernels import numba_update
-
-        super().__init__(trainer)
-        self.update = numba_update.update
-        rbm = trainer.rbm
-        # blocks of visible units; blocks 1.. keep their partial hidden fields in `partials`
-        # (block 0 uses hid)
-        self.bounds = numba_update.unit_blocks(rbm.n_visible)
-        self.partials = np.empty((len(self.bounds) - 2, self.hid.shape[0], rbm.n_hidden),
-                                 dtype=rbm._dtype)
-
-    def __call__(self, X: Any, rows: Any) -> None:
-        trainer = self.trainer
-        rbm, cfg, rng = trainer.rbm, trainer.config, trainer.rng
-        pcd, n_batch, n_chains, n_rows = self._sizes(rows.shape[0])
-        # CD: positive sample, then k visible and k - 1 hidden draws; PCD: the chain's
-        # 2k - 1 draws, then the hidden states kept for the next update: 2k either way
-        bases = np.array([rng.next_base() for _ in range(2 * cfg.k)], dtype=np.uint64)
-        velocity = trainer.velocity
-        _contiguous_parameters(trainer)
-        self.update(X, rows, self.vis[:n_rows], self.hid[:n_rows], self.partials, self.bounds,
-                    self.hid_chain[:n_chains],
-                    (rbm.weights, rbm.visible_bias, rbm.hidden_bias),
-                    tuple(velocity[name] for name in PARAMETERS),
-                    self._row_scale(n_chains, n_batch), bases, pcd, cfg.k, cfg.learning_rate,
-                    cfg.momentum, cfg.weight_decay)
+    return hook

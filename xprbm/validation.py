@@ -1,7 +1,12 @@
-"""Input checks with errors that say what was wrong and how to fix it."""
+"""Input checks with errors that say what was wrong and how to fix it.
+
+Nothing here runs a kernel: a caller with a fast counting pass (see
+:func:`xprbm.kernels.count_invalid`) hands it in as ``count_invalid``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,6 +24,7 @@ def as_model_array(
     layer: str = "visible",
     binary: bool = True,
     convert: bool = True,
+    count_invalid: Callable[[Any, bool], int | None] | None = None,
 ) -> Any:
     """Check ``x`` and return it as a 2-D array of ``backend`` with ``dtype``.
 
@@ -40,6 +46,10 @@ def as_model_array(
     convert : bool
         ``False`` (NumPy backend only) returns the checked NumPy array in its own dtype, for
         kernels that read any dtype (training data stays uint8/bool: 4x less memory).
+    count_invalid : callable, optional
+        ``count_invalid(arr, binary)``: a fast count of the entries that break the rule, or
+        None where it has no fast pass; a count of 0 accepts the array at once, anything
+        else leads to the precise (slower) check that names the problem.
 
     Raises
     ------
@@ -75,33 +85,40 @@ def as_model_array(
             f"{name} has {x.shape[1]} columns but the model has {width} {layer} units"
         )
     if not convert and backend.name == "numpy":
-        if not _quick_check_passes(backend, x, binary):
-            _raise_for_values(backend.xp, x.astype(dtype), binary, name)
+        if not _quick_check_passes(x, binary, count_invalid):
+            check_values(backend.xp, x.astype(dtype), binary, name)
         return x
     arr = backend.asarray(x, dtype=dtype)
-    if not _quick_check_passes(backend, arr, binary):
-        _raise_for_values(backend.xp, arr, binary, name)
+    if not _quick_check_passes(arr, binary, count_invalid):
+        check_values(backend.xp, arr, binary, name)
     return arr
 
 
-def _quick_check_passes(backend: Backend, arr: Any, binary: bool) -> bool:
-    """One fused pass on NumPy (Numba) or CuPy; False means 'look closer', not necessarily
-    bad."""
-    from .kernels import numba_available
-
-    if backend.name == "cupy":
-        from .kernels.cupy_gpu import count_invalid
-    elif backend.name == "numpy" and numba_available():
-        from .kernels.numba_cpu import count_invalid
-    else:
+def _quick_check_passes(arr: Any, binary: bool,
+                        count_invalid: Callable[[Any, bool], int | None] | None) -> bool:
+    """True when a fast pass accepts ``arr``; False means 'look closer', not necessarily bad."""
+    if count_invalid is None:
         return False
-    if arr.dtype == np.bool_:
-        return True
-    return count_invalid(arr, binary) == 0
+    return arr.dtype == np.bool_ or count_invalid(arr, binary) == 0
 
 
-def _raise_for_values(xp: Any, arr: Any, binary: bool, name: str) -> None:
-    """Raise the precise error for NaN/inf or out-of-range values; return if all is well."""
+GREY_HINT = ("For grey-scale data, binarise first, e.g. X = (X / X.max() > 0.5), or use "
+             "xprbm.datasets.binarize(X, threshold=0.5)")
+
+
+def check_values(xp: Any, arr: Any, binary: bool, name: str, hint: str = GREY_HINT) -> None:
+    """Raise the precise error for NaN/inf or values outside {0, 1} (``binary``) or [0, 1].
+
+    Parameters
+    ----------
+    xp : array namespace of ``arr``
+    arr : array of any shape
+    binary : bool
+    name : str
+        What ``arr`` is called in the message.
+    hint : str
+        How to fix values out of range, in the caller's terms (API or command line).
+    """
     if not bool(xp.all(xp.isfinite(arr))):
         raise ValueError(f"{name} contains NaN or infinite values; remove or impute them first")
     if binary:
@@ -112,20 +129,31 @@ def _raise_for_values(xp: Any, arr: Any, binary: bool, name: str) -> None:
         rule = "in [0, 1]"
     if not ok:
         lo, hi = float(xp.min(arr)), float(xp.max(arr))
-        raise ValueError(
-            f"{name} must be {rule}; got values in [{lo:g}, {hi:g}]. For grey-scale data, "
-            "binarise first, e.g. X = (X / X.max() > 0.5), or use "
-            "xprbm.datasets.binarize(X, threshold=0.5)"
-        )
+        raise ValueError(f"{name} must be {rule}; got values in [{lo:g}, {hi:g}]. {hint}")
+
+
+def check_int(value: Any, name: str, minimum: int = 1) -> int:
+    """Return ``value`` as int if it is an integer (not a bool) of at least ``minimum``.
+
+    Raises
+    ------
+    TypeError
+        Not an integer.
+    ValueError
+        Below ``minimum``.
+    """
+    wording = {1: "a positive integer", 0: "a non-negative integer"}.get(
+        minimum, f"an integer >= {minimum}")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be {wording}; got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be {wording}; got {value}")
+    return int(value)
 
 
 def check_positive_int(value: Any, name: str) -> int:
     """Return ``value`` as int if it is a positive integer, else raise."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a positive integer; got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value}")
-    return int(value)
+    return check_int(value, name, 1)
 
 
 def check_range(value: Any, name: str, low: float, high: float, *, low_open: bool = False,

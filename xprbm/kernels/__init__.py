@@ -1,13 +1,22 @@
-"""Dispatch hot operations to a fast path or to the portable generic reference.
+"""The one dispatcher for every accelerated operation.
 
-``method`` is ``"auto"``, ``"generic"``, ``"numba"`` or ``"cupy"``. ``"auto"`` picks Numba on
-NumPy (unless ``XPRBM_DISABLE_NUMBA=1`` is set or Numba is missing), CuPy's fused kernels on
-CuPy, and the generic code elsewhere. Fast modules are imported on first use only.
+Each operation has a portable reference in :mod:`.generic` and fast versions: Numba kernels
+on NumPy (:mod:`.numba_cpu`, :mod:`.numba_update`, :mod:`.numba_partition`) and CuPy kernels
+on a CUDA device (:mod:`.cupy_gpu`). ``method`` is ``"auto"``, ``"generic"``, ``"numba"`` or
+``"cupy"``: :func:`resolve_method` turns it into the concrete family once (a model keeps the
+result as ``fast_path``), and every function here takes that resolved name. ``"auto"`` picks
+Numba on NumPy (unless ``XPRBM_DISABLE_NUMBA=1`` is set or Numba is missing), CuPy's kernels
+on CuPy, and the generic code elsewhere. Fast modules are imported on first use only.
+
+Operations: :func:`uniform`, :func:`bernoulli` (sampling), :func:`count_invalid` (the fused
+input check), :func:`state_log_sums` (exact enumeration of a layer's states) and
+:func:`make_update` (the training update, see :mod:`.update`).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from types import ModuleType
 from typing import Any
 
@@ -15,8 +24,24 @@ import numpy as np
 
 from ..backend import Backend
 from . import generic
+from .update import Update, UpdateLayout, UpdateSettings, draw_bases, make_update
 
 METHODS = ("auto", "generic", "numba", "cupy")
+
+__all__ = [
+    "METHODS",
+    "Update",
+    "UpdateLayout",
+    "UpdateSettings",
+    "bernoulli",
+    "count_invalid",
+    "draw_bases",
+    "make_update",
+    "numba_available",
+    "resolve_method",
+    "state_log_sums",
+    "uniform",
+]
 
 
 def numba_available() -> bool:
@@ -39,20 +64,20 @@ def resolve_method(backend: Backend, method: str = "auto") -> str:
         Unknown method, or a fast path that does not fit the backend.
     """
     if method not in METHODS:
-        raise ValueError(f"kernels must be one of {METHODS}; got {method!r}")
+        raise ValueError(f"fast_path must be one of {METHODS}; got {method!r}")
     if method == "auto":
         if backend.name == "numpy":
             return "numba" if numba_available() else "generic"
         return "cupy" if backend.name == "cupy" else "generic"
     if method == "numba" and backend.name != "numpy":
-        raise ValueError(f"kernels='numba' runs on backend='numpy' only; got {backend.name!r}")
+        raise ValueError(f"fast_path='numba' runs on backend='numpy' only; got {backend.name!r}")
     if method == "cupy" and backend.name != "cupy":
-        raise ValueError(f"kernels='cupy' runs on backend='cupy' only; got {backend.name!r}")
+        raise ValueError(f"fast_path='cupy' runs on backend='cupy' only; got {backend.name!r}")
     return method
 
 
-def fast_module(method: str) -> ModuleType | None:
-    """The module of fused kernels for a resolved method (None for ``"generic"``)."""
+def _fast_module(method: str) -> ModuleType | None:
+    """The module of fused sampling kernels for a resolved method (None for ``"generic"``)."""
     if method == "numba":
         from . import numba_cpu
 
@@ -76,7 +101,7 @@ def bernoulli(backend: Backend, field: Any, bias: Any, base: int, method: str) -
     method : str
         A resolved method (see :func:`resolve_method`).
     """
-    fast = fast_module(method)
+    fast = _fast_module(method)
     if fast is None:
         return generic.bernoulli(backend, field, bias, base)
     fast.bernoulli_(field, bias, np.uint64(base))
@@ -85,9 +110,29 @@ def bernoulli(backend: Backend, field: Any, bias: Any, base: int, method: str) -
 
 def uniform(backend: Backend, shape: tuple[int, int], base: int, dtype: Any, method: str) -> Any:
     """Counter-based uniforms of draw ``base`` (identical on every path)."""
-    fast = fast_module(method)
+    fast = _fast_module(method)
     if fast is None:
         return generic.uniform(backend, shape, base, dtype)
     out = backend.xp.empty(shape, dtype=dtype)
     fast.uniform(np.uint64(base), out)
     return out
+
+
+def count_invalid(arr: Any, binary: bool, method: str) -> int | None:
+    """Entries of the 2-D array ``arr`` that are not 0/1 (``binary``) or not in [0, 1], NaN and
+    infinities included, in one fused pass; None where ``method`` has no such pass (then
+    :func:`xprbm.validation.check_values` looks at the array itself)."""
+    fast = _fast_module(method)
+    return None if fast is None else fast.count_invalid(arr, binary)
+
+
+def state_log_sums(backend: Backend, small_bias: Any, coupling: Any, big_bias: Any,
+                   method: str) -> Iterable[float]:
+    """Per-block log-sum-exp of the log weights of every state of a layer (see
+    :func:`.generic.state_log_sums`); Numba visits the states in Gray-code order, one unit
+    change per state, in parallel segments."""
+    if method == "numba":
+        from .numba_partition import state_log_sums as numba_state_log_sums
+
+        return numba_state_log_sums(small_bias, coupling, big_bias)
+    return generic.state_log_sums(backend, small_bias, coupling, big_bias)

@@ -10,9 +10,9 @@ The sampling kernels (:func:`uniform`, :func:`bernoulli_`) get their draw's base
 host. The training kernels instead read the stream's step from a one-element device counter,
 written by :func:`gather_rows_` at the start of each update, and derive each draw's base from
 it: every launch of an update then has fixed arguments, so a CUDA graph captured once replays
-every later update (:class:`xprbm.train.CupyStep`, :func:`capture`). Matrix products call
-cuBLAS directly (:func:`gemm`) in the data's dtype: float32 ``sgemm`` never uses TF32 tensor
-cores, whatever ``CUPY_TF32`` says.
+every later update (:class:`xprbm.kernels.cupy_update.CupyUpdate`, :func:`capture`). Matrix
+products call cuBLAS directly (:func:`gemm`) in the data's dtype: float32 ``sgemm`` never uses
+TF32 tensor cores, whatever ``CUPY_TF32`` says.
 """
 
 from __future__ import annotations

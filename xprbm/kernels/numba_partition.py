@@ -13,14 +13,18 @@ scratch, so rounding cannot accumulate over more than ``SEGMENT`` updates.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numba
 import numpy as np
 
+from .generic import logsumexp_host
 from .numba_cpu import bits_to_float
 
 #: states per parallel segment (each starts from a field computed from scratch)
 SEGMENT = 2048
+#: states whose log weights one call computes (8 bytes each)
+BLOCK_STATES = 1 << 20
 #: factors 1 + exp(-|f|) lie in (1, 2]: 512 of them stay far below float64 overflow
 _FACTORS_PER_LOG = 512
 #: reassociation lets LLVM vectorise the sums and products (results move by ~1e-15 relative)
@@ -120,3 +124,23 @@ def gray_log_weights(first: int, small_bias: np.ndarray, coupling: np.ndarray,
         so the blocks of a full enumeration visit every state exactly once.
     """
     _gray_log_weights(np.int64(first), small_bias, coupling, big_bias, out)
+
+
+def state_log_sums(small_bias: np.ndarray, coupling: np.ndarray, big_bias: np.ndarray
+                   ) -> Iterator[float]:
+    """Log-sum-exp of the log weights of every state, one value per block of
+    :data:`BLOCK_STATES` states (see :func:`xprbm.kernels.generic.state_log_sums`).
+
+    Parameters
+    ----------
+    small_bias : ndarray, shape (n_small,), float64
+    coupling : ndarray, shape (n_small, n_big), float64
+    big_bias : ndarray, shape (n_big,), float64
+    """
+    coupling = np.ascontiguousarray(coupling)
+    total = 1 << int(coupling.shape[0])
+    out = np.empty(min(total, BLOCK_STATES))
+    for start in range(0, total, out.shape[0]):
+        block = out[: min(out.shape[0], total - start)]
+        gray_log_weights(start, small_bias, coupling, big_bias, block)
+        yield logsumexp_host(np, block)

@@ -5,10 +5,9 @@ The visible units are split into blocks, one per core (see :func:`unit_blocks`),
 rows of the weights and of their velocity. Numba's threads are not pinned, but in practice a
 thread stays on its core, so those rows stay in one core's cache. That is the point: the
 weights change at every update, and a core reading memory that another core has just written
-waits for cache-to-cache transfers (5 to 9 GB/s on the 2-core VM of the README's figures,
-``bench/cross_core_writes.py``, against tens of GB/s from its own cache). Splitting the products by batch rows instead had
-every core read all the weights after every update (1.38x the GEMM floor at batch 100 in the
-README's run of that design; 1.08x without the weight step).
+waits for cache-to-cache transfers, far slower than reading its own cache
+(``bench/cross_core_writes.py`` measures both). Splitting the products by batch rows instead
+would have every core read all the weights after every update.
 
 One Gibbs step (hidden states -> visible draws -> hidden field) is two parallel loops,
 separated by a barrier:
@@ -29,7 +28,7 @@ its product accumulates the weight gradient straight into the momentum buffer (g
 the same way (hidden units in plain blocks). What crosses between cores is the hidden side
 (partial fields, scaled probabilities, chain states: a few ``rows x n_hidden`` arrays)
 instead of the weights: less at batch 100, more at batch 1000, and PCD-k with k > 1 pays two
-barriers and one sum of partials per Gibbs step (the README's Speed section has the figures).
+barriers and one sum of partials per Gibbs step (``bench/results`` has the figures).
 
 The matrix products call SciPy's BLAS (``scipy.linalg.cython_blas``) from inside the compiled
 code, one thread per call: the caller holds BLAS at one thread (threadpoolctl) so that the
@@ -40,7 +39,7 @@ the last bits).
 
 The random draws are those of :mod:`xprbm.kernels.numba_cpu` (element ``i`` of a draw uses
 counter ``i``, row-major over the array the draw fills), so the update draws exactly the
-uniforms of :func:`xprbm.train.generic_step`.
+uniforms of :func:`xprbm.kernels.generic.update`.
 
 The elementwise loops run over row slices from index 0 (``x[i, lo:hi]``), not over
 ``range(lo, hi)`` of whole rows: LLVM vectorises the former inside the parallel loops, and
@@ -57,7 +56,7 @@ import numpy as np
 from llvmlite import ir
 from numba.core import types
 from numba.extending import get_cython_function_address, intrinsic
-from scipy.linalg import cython_blas  # noqa: F401  (loads SciPy's BLAS now, see NumbaStep)
+from scipy.linalg import cython_blas  # noqa: F401  (loads SciPy's BLAS now, see NumbaUpdate)
 
 from .numba_cpu import _OPTIONS, _draw_row, _sigmoid, _uniform
 
@@ -342,11 +341,11 @@ def update(X: np.ndarray, rows: np.ndarray, vis: np.ndarray, hid: np.ndarray,
         PCD: hidden states of the chains, drawn at the end of the previous update.
     params, velocities : (W (n_visible, n_hidden), b (n_visible,), c (n_hidden,))
         The weights and their velocity must be C-contiguous: BLAS reads them as such
-        (:class:`xprbm.train.NumbaStep` makes sure of it).
+        (:class:`xprbm.kernels.numba_step.NumbaUpdate` makes sure of it).
     scale : ndarray, shape (C + b,)
         ``-1/C`` for chain rows, ``+1/b`` for batch rows.
     bases : ndarray of uint64, shape (2k,)
-        The update's draw bases, in the order of :func:`xprbm.train.generic_step`.
+        The update's draw bases (:func:`xprbm.kernels.update.draw_bases`).
     pcd : bool
     k : int
     learning_rate, momentum, weight_decay : float

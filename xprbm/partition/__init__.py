@@ -4,8 +4,9 @@
 - :func:`ais` with its :class:`AISResult` and :func:`ais_schedule` (module :mod:`.ais`)
 """
 
+from ..kernels.generic import binary_states
 from .ais import AISResult, ais, ais_schedule
-from .exact import MAX_EXACT_UNITS, binary_states, exact_log_partition, log_likelihood
+from .exact import MAX_EXACT_UNITS, exact_log_partition, log_likelihood
 
 __all__ = [
     "MAX_EXACT_UNITS",

@@ -34,7 +34,8 @@ from ..backend import single_thread_blas_if_small
 from ..kernels import generic
 from ..progress import progress_bar
 from ..rng import CounterRNG, seed_to_key
-from ..validation import check_positive_int
+from ..sampling import independent_visible
+from ..validation import check_int, check_positive_int
 
 if TYPE_CHECKING:
     from ..rbm import RBM
@@ -43,8 +44,6 @@ if TYPE_CHECKING:
 DEFAULT_SEGMENTS = ((0.5, 500), (0.9, 4000), (1.0, 10000))
 #: annealing steps of the default schedule (500 + 4000 + 10000)
 DEFAULT_N_BETAS = sum(steps for _, steps in DEFAULT_SEGMENTS)
-#: counter-RNG stream of AIS (training uses 1 and 2, pseudo-likelihood 3)
-AIS_STREAM = 7
 #: data means are clipped to [eps, 1 - eps] before the log-odds of the base-rate biases
 BASE_MEAN_EPS = 1e-3
 #: Gibbs steps of the RBM before reverse AIS when no data gives the starting states
@@ -228,22 +227,19 @@ class AnnealingPath:
     def sample_hidden(self, field: Any, beta: float) -> Any:
         """``h ~ p_β(h | v)`` from ``field = vW``; shape (n, n_hidden), values 0/1."""
         rbm = self.rbm
-        return kernels.bernoulli(rbm._backend, field * beta, rbm.hidden_bias * beta,
-                                 self.rng.next_base(), rbm.kernel_method)
+        return kernels.bernoulli(rbm.array_backend, field * beta, rbm.hidden_bias * beta,
+                                 self.rng.next_base(), rbm.fast_path)
 
     def sample_visible(self, h: Any, beta: float) -> Any:
         """``v ~ p_β(v | h)``; shape (n, n_visible), values 0/1."""
         rbm = self.rbm
         bias = self.base_bias * (1.0 - beta) + rbm.visible_bias * beta
-        return kernels.bernoulli(rbm._backend, (h * beta) @ rbm.weights.T, bias,
-                                 self.rng.next_base(), rbm.kernel_method)
+        return kernels.bernoulli(rbm.array_backend, (h * beta) @ rbm.weights.T, bias,
+                                 self.rng.next_base(), rbm.fast_path)
 
     def sample_base(self, n: int) -> Any:
         """``n`` independent draws from the base-rate model; shape (n, n_visible)."""
-        rbm, xp = self.rbm, self.xp
-        u = kernels.uniform(rbm._backend, (n, rbm.n_visible), self.rng.next_base(), rbm._dtype,
-                            rbm.kernel_method)
-        return xp.astype(u < generic.sigmoid(xp, self.base_bias), rbm._dtype)
+        return independent_visible(self.rbm, n, self.base_bias, self.rng)
 
     def gibbs(self, v: Any, steps: int, bar: Any) -> Any:
         """``steps`` block Gibbs steps of the RBM itself (β = 1) from ``v``."""
@@ -333,12 +329,9 @@ def blas_threads_for(rbm: RBM, n_rows: int) -> contextlib.AbstractContextManager
 
 def _base_bias(rbm: RBM, data: Any, base: str | None) -> tuple[Any, str]:
     """Base-rate visible biases (model dtype and backend) and where they came from."""
-    xp = rbm.xp
     if base == "data" and data is not None:
-        p = xp.clip(xp.mean(xp.astype(data, xp.float64), axis=0), BASE_MEAN_EPS,
-                    1.0 - BASE_MEAN_EPS)
-        return xp.astype(xp.log(p / (1.0 - p)), rbm._dtype), "data"
-    return xp.zeros_like(rbm.visible_bias), "uniform"
+        return generic.clipped_log_odds(rbm.xp, data, BASE_MEAN_EPS, rbm.array_dtype), "data"
+    return rbm.xp.zeros_like(rbm.visible_bias), "uniform"
 
 
 def _start_from_data(rbm: RBM, data: Any, n_chains: int, rng: CounterRNG) -> Any:
@@ -346,7 +339,7 @@ def _start_from_data(rbm: RBM, data: Any, n_chains: int, rng: CounterRNG) -> Any
     n = int(data.shape[0])
     order = rng.numpy_generator().permutation(n)
     rows = order[np.arange(n_chains) % n]
-    return rbm.xp.take(data, rbm._backend.asarray(rows), axis=0)
+    return rbm.xp.take(data, rbm.array_backend.asarray(rows), axis=0)
 
 
 def _check_options(n_chains: Any, n_betas: Any, betas: Any, base: Any, reverse: Any,
@@ -357,9 +350,7 @@ def _check_options(n_chains: Any, n_betas: Any, betas: Any, base: Any, reverse: 
     if not isinstance(reverse, (bool, np.bool_)):
         raise TypeError(f"reverse must be True or False; got {reverse!r}")
     if burn_in is not None:
-        if isinstance(burn_in, (bool, np.bool_)) or not isinstance(burn_in, (int, np.integer)
-                                                                   ) or burn_in < 0:
-            raise ValueError(f"burn_in must be a non-negative integer or None; got {burn_in!r}")
+        check_int(burn_in, "burn_in", 0)
     if betas is not None:
         if n_betas is not None:
             raise ValueError("pass either n_betas or betas, not both")
@@ -445,7 +436,7 @@ def ais(
         data = rbm.visible(data, name="data", binary=True)
     seed, _ = seed_to_key(seed)
     start = time.perf_counter()
-    rng = CounterRNG.from_seed(seed, stream=AIS_STREAM)
+    rng = CounterRNG.from_seed(seed, "ais")
     base_bias, base_used = _base_bias(rbm, data, base)
     path = AnnealingPath(rbm, base_bias, rng)
     steps = 0
@@ -461,7 +452,7 @@ def ais(
             log_w = path.anneal(v, schedule[::-1], bar)
         else:
             log_w = path.anneal(path.sample_base(n_chains), schedule, bar)
-    log_w = np.asarray(rbm._backend.to_numpy(log_w), dtype=np.float64)
+    log_w = np.asarray(rbm.array_backend.to_numpy(log_w), dtype=np.float64)
     seconds = time.perf_counter() - start
     log_mean, log_lo, log_hi, ess = log_mean_exp_interval(log_w)
     log_z0 = path.log_z_base()

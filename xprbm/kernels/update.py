@@ -1,0 +1,159 @@
+"""The training update: its settings, the order of its random draws, and the choice of path.
+
+Every path (:func:`xprbm.kernels.generic.update`, the Numba update of
+:mod:`.numba_step`, the CuPy update of :mod:`.cupy_update`) is an object called as
+``update(X, rows, params, velocity, chains, rng, settings)``. The arrays that outlive an
+update (parameters, momentum buffers, chains) belong to the caller and arrive as arguments,
+in dicts that the update may rebind to arrays of the layout it needs; an update object keeps
+nothing but scratch space.
+
+The draws of one CD-k / PCD-k update are the ``2k`` consecutive bases of the training stream
+(:func:`draw_bases`), taken in this order:
+
+- CD: the batch's hidden sample that starts the chain, then ``v_1, h_1, ..., h_{k-1}, v_k``;
+- PCD: ``v_1, h_1, ..., h_{k-1}, v_k`` from the kept hidden states, then the hidden states
+  kept for the next update.
+
+Draw ``d`` fills its array with the uniforms of base ``d`` (element ``i`` row-major uses
+counter ``i``; see :mod:`xprbm.rng`), so every path draws the same numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..backend import Backend, single_thread_blas_if_small
+from ..rng import CounterRNG
+from . import generic
+
+PARAMETERS = ("weights", "visible_bias", "hidden_bias")
+
+
+@dataclass(frozen=True)
+class UpdateLayout:
+    """What an update object's buffers are sized for.
+
+    Attributes
+    ----------
+    n_visible, n_hidden : int
+    method : {"pcd", "cd"}
+    batch_size : int
+        Largest batch (a short last batch is fine).
+    n_chains : int
+        Persistent chains (PCD); ignored by CD, which runs one chain per batch row.
+    """
+
+    n_visible: int
+    n_hidden: int
+    method: str
+    batch_size: int
+    n_chains: int
+
+
+@dataclass(frozen=True)
+class UpdateSettings:
+    """The numbers one update uses: Gibbs steps and the momentum step's coefficients."""
+
+    k: int
+    learning_rate: float
+    momentum: float
+    weight_decay: float
+
+
+def draw_bases(rng: CounterRNG, k: int) -> np.ndarray:
+    """The ``2k`` draw bases of one update, in the order the module docstring gives.
+
+    Returns
+    -------
+    ndarray of uint64, shape (2k,)
+        The stream has advanced by ``2k`` draws.
+    """
+    return np.array([rng.next_base() for _ in range(2 * k)], dtype=np.uint64)
+
+
+class Update:
+    """What every update object offers: its policies for the training loop, and the call.
+
+    Parameters
+    ----------
+    backend : Backend
+    layout : UpdateLayout
+    """
+
+    #: the update reads training data of any dtype (False: pass data in the model's dtype)
+    keeps_data_dtype = False
+    #: hold BLAS at one thread whatever the sizes (an update that runs its own threads)
+    single_thread_blas = False
+
+    def __init__(self, backend: Backend, layout: UpdateLayout) -> None:
+        self.backend = backend
+        self.layout = layout
+
+    def blas_threads(self) -> contextlib.AbstractContextManager:
+        """The BLAS thread policy for a loop of updates: one thread while products are small
+        (see :func:`xprbm.backend.single_thread_blas_if_small`), or always."""
+        layout = self.layout
+        multiply_adds = (layout.batch_size + layout.n_chains) * layout.n_visible * layout.n_hidden
+        return single_thread_blas_if_small(self.backend.name, multiply_adds,
+                                           always=self.single_thread_blas)
+
+    def __call__(self, X: Any, rows: Any, params: dict[str, Any], velocity: dict[str, Any],
+                 chains: dict[str, Any] | None, rng: CounterRNG,
+                 settings: UpdateSettings) -> None:
+        """One update, in place (the dicts' entries may be rebound).
+
+        Parameters
+        ----------
+        X : array, shape (n_samples, n_visible)
+        rows : array of int, shape (b,)
+            Rows of ``X`` in this batch, ``1 <= b <= layout.batch_size``.
+        params, velocity : dict
+            ``weights``, ``visible_bias``, ``hidden_bias`` and their momentum buffers.
+        chains : dict or None
+            PCD's ``visible`` (C, n_visible) and ``hidden`` (C, n_hidden) chain states.
+        rng : CounterRNG
+            The training stream; advances by ``2k`` draws.
+        settings : UpdateSettings
+        """
+        raise NotImplementedError
+
+
+class GenericUpdate(Update):
+    """The portable update (:func:`xprbm.kernels.generic.update`) on any backend."""
+
+    def __call__(self, X: Any, rows: Any, params: dict[str, Any], velocity: dict[str, Any],
+                 chains: dict[str, Any] | None, rng: CounterRNG,
+                 settings: UpdateSettings) -> None:
+        """One update (see :meth:`Update.__call__`)."""
+        generic.update(self.backend, X, rows, params, velocity, chains,
+                       draw_bases(rng, settings.k), settings)
+
+
+def make_update(backend: Backend, method: str, dtype: Any, layout: UpdateLayout) -> Update:
+    """The update object of a resolved kernel ``method`` for arrays of ``dtype``.
+
+    A fast path that cannot start (Numba without SciPy's BLAS or threadpoolctl, CuPy without
+    a cuBLAS that ctypes can load) falls back to :class:`GenericUpdate` with a
+    ``RuntimeWarning``.
+    """
+    if method == "generic":
+        return GenericUpdate(backend, layout)
+    try:
+        if method == "cupy":
+            from .cupy_update import CupyUpdate
+
+            return CupyUpdate(backend, dtype, layout)
+        from .numba_step import NumbaUpdate
+
+        return NumbaUpdate(backend, dtype, layout)
+    except (ImportError, OSError, AttributeError) as error:
+        needs = "cuBLAS through ctypes" if method == "cupy" else "SciPy and threadpoolctl"
+        warnings.warn(f"the fast {method} update needs {needs} ({error}); training with the "
+                      "generic update instead", RuntimeWarning, stacklevel=3)
+        return GenericUpdate(backend, layout)
+
