@@ -201,8 +201,9 @@ def test_errors_are_one_line_with_a_non_zero_status(tmp_path, data_file, capsys,
     np.save(tmp_path / "grey.npy", np.linspace(0, 1, 40 * 16).reshape(40, 16))
     assert "--binarize 0.5" in _error(capsys, "train", "--data", tmp_path / "grey.npy",
                                       "--out", tmp_path / "g", *SMALL)
-    assert "must be at least 1" in _error(capsys, "train", "--data", data_file, "--epochs", 0,
-                                          "--out", tmp_path / "e", code=2)
+    assert "expected a positive integer" in _error(capsys, "train", "--data", data_file,
+                                                   "--epochs", 0, "--out", tmp_path / "e",
+                                                   code=2)
     assert "learning_rate must lie in" in _error(capsys, "train", "--data", data_file,
                                                  "--lr", "-1", "--out", tmp_path / "l")
     monkeypatch.setenv("XPRBM_DATA", str(tmp_path / "empty-cache"))

@@ -10,7 +10,7 @@ import pytest
 from support import trainer_state
 
 import xprbm
-from xprbm import checkpoint, io, train
+from xprbm import checkpoint, train
 from xprbm.io import CheckpointError
 
 N_VISIBLE, N_HIDDEN = 7, 5

@@ -150,3 +150,25 @@ def test_to_backend_copies_parameters_and_sampling_stream():
     np.testing.assert_array_equal(to_numpy(strict, strict.sample_hidden(v)),
                                   rbm.sample_hidden(v))
     assert rbm.rng.step == strict.rng.step == back.rng.step + 1
+
+
+def test_sampling_takes_seed_as_every_random_function_does(make_rbm):
+    """None: the model's own stream (it advances); an int: a fresh stream of that seed (the
+    model's stream stays where it was); a CounterRNG: that stream, shared between calls."""
+    rbm = randomise(make_rbm(7, 5, seed=0), scale=1.0)
+    step = rbm.rng.step
+    a = to_numpy(rbm, rbm.sample(4, steps=3, seed=11))
+    b = to_numpy(rbm, rbm.sample(4, steps=3, seed=11))
+    assert rbm.rng.step == step
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, to_numpy(rbm, rbm.sample(4, steps=3, seed=12)))
+    shared = xprbm.rng.CounterRNG.from_seed(11, "sample")
+    c = to_numpy(rbm, rbm.sample(4, steps=3, seed=shared))
+    np.testing.assert_array_equal(a, c)
+    assert shared.step == 1 + 2 * 3  # the random start, then two draws per Gibbs step
+    rbm.sample(4, steps=3)
+    assert rbm.rng.step == step + 7
+    h = rbm.sample_hidden(a, seed=5)
+    np.testing.assert_array_equal(to_numpy(rbm, h), to_numpy(rbm, rbm.sample_hidden(a, seed=5)))
+    np.testing.assert_array_equal(to_numpy(rbm, rbm.gibbs(a, steps=2, seed=3)),
+                                  to_numpy(rbm, rbm.gibbs(a, steps=2, seed=3)))

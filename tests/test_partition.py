@@ -19,8 +19,8 @@ from bruteforce import all_states, exact_samples, log_partition, params, visible
 from support import randomise, to_numpy
 
 import xprbm
-from xprbm.partition import ais_schedule
 from xprbm.kernels import generic, numba_partition
+from xprbm.partition import ais_schedule
 from xprbm.partition.ais import blas_threads_for, log_mean_exp_interval
 
 # ------------------------------------------------------------------------------ exact log Z

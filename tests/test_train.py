@@ -12,8 +12,8 @@ from support import to_numpy, trainer_state
 import xprbm
 from xprbm.backend import get_backend
 from xprbm.kernels import generic, numba_cpu
-from xprbm.rng import CounterRNG
 from xprbm.kernels.update import PARAMETERS
+from xprbm.rng import CounterRNG
 
 N_VISIBLE, N_HIDDEN = 7, 5
 
@@ -379,9 +379,10 @@ def test_history_columns_and_validation_fraction(make_rbm):
     history = rbm.fit(X, epochs=3, batch_size=50, validation=0.25, progress=False)
     assert len(history) == 3 and history.epoch == [1, 2, 3]
     data = history.as_dict()
-    assert set(data) == {"epoch", "train_pll_per_unit", "valid_pll_per_unit", "recon_error", "free_energy_gap",
-                         "seconds"}
-    for column in ("train_pll_per_unit", "valid_pll_per_unit", "recon_error", "free_energy_gap"):
+    assert set(data) == {"epoch", "train_pll_per_unit", "valid_pll_per_unit", "recon_error",
+                         "free_energy_gap", "seconds"}
+    for column in ("train_pll_per_unit", "valid_pll_per_unit", "recon_error",
+                   "free_energy_gap"):
         assert all(math.isfinite(x) for x in data[column]), column
     assert all(x < 0 for x in data["train_pll_per_unit"])
     no_valid = make_rbm(N_VISIBLE, N_HIDDEN, seed=0).fit(X, epochs=1, progress=False)
@@ -429,3 +430,36 @@ def test_training_data_dtype_does_not_change_the_result(make_rbm):
         results.append(to_numpy(rbm, rbm.weights))
     for other in results[1:]:
         np.testing.assert_array_equal(other, results[0])
+
+
+@pytest.mark.parametrize("method", ["pcd", "cd"])
+def test_cupy_update_object_agrees_with_generic_on_a_numpy_stand_in(monkeypatch, method):
+    """The CuPy update's own logic (stacked buffers, draw numbers from the device counter,
+    graph capture and replay, chains copied back to the state), its kernels replaced by the
+    NumPy stand-ins of tests/fake_cupy_gpu.py: it must train as the generic update does."""
+    import sys
+
+    import fake_cupy_gpu
+
+    from xprbm.kernels import cupy_update
+    from xprbm.kernels.update import GenericUpdate
+
+    monkeypatch.setitem(sys.modules, "xprbm.kernels.cupy_gpu", fake_cupy_gpu)
+    fake_cupy_gpu.captures.clear()
+    models = []
+    for make in (lambda backend, method, dtype, layout: cupy_update.CupyUpdate(
+                     backend, dtype, layout),
+                 lambda backend, method, dtype, layout: GenericUpdate(backend, layout)):
+        monkeypatch.setattr(xprbm.kernels, "make_update", make)
+        rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=1, fast_path="generic")
+        rbm.fit(_data(300), epochs=2, batch_size=40, method=method, k=2, learning_rate=0.1,
+                weight_decay=0.01, progress=False, n_chains=13 if method == "pcd" else None)
+        rbm.weights = rbm.weights * 0.5  # new memory: the graph must be captured again
+        rbm.trainer.run(_data(300), epochs=1, progress=False)
+        models.append(rbm)
+    fast, reference = models
+    assert len(fake_cupy_gpu.captures) == 2  # once at first, once for the new weights
+    assert fast.trainer.rng.step == reference.trainer.rng.step
+    _assert_same_parameters(models)
+    if method == "pcd":
+        assert np.mean(fast.trainer.chains != reference.trainer.chains) < 0.02

@@ -30,6 +30,7 @@ from .runs import (
     write_samples,
 )
 from .train import CONFIG_FIELDS, SETTINGS, Setting, Trainer
+from .validation import check_int
 
 #: the model's settings of ``xprbm train`` (its training settings come from ``SETTINGS``)
 MODEL_DEFAULTS: dict[str, Any] = {"hidden": 256, "dtype": "float32"}
@@ -57,23 +58,23 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ---------------------------------------------------------------------------------- parser
-def _int_at_least(minimum: int, wording: str):
-    """argparse type: an integer >= ``minimum``."""
+def _int_at_least(minimum: int):
+    """argparse type: an integer >= ``minimum`` (checked by :func:`xprbm.validation.check_int`)."""
 
     def parse(text: str) -> int:
         try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number; got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be {wording}; got {value}")
-        return value
+            return check_int(int(text), "the value", minimum)
+        except ValueError as error:
+            reason = str(error) if "the value" in str(error) else (
+                f"expected a whole number; got {text!r}")
+            raise argparse.ArgumentTypeError(reason.replace("the value must be", "expected")
+                                             ) from None
 
     return parse
 
 
-positive_int = _int_at_least(1, "at least 1")
-seed_int = _int_at_least(0, "0 or more")
+positive_int = _int_at_least(1)
+seed_int = _int_at_least(0)
 
 
 EPILOG = """\
@@ -162,7 +163,9 @@ def setting_help(setting: Setting) -> str:
     """The ``--help`` text of a training setting: its help, its default, and why the command
     line's default differs from the API's where it does."""
     default = setting.command_line_default
-    text = f"{setting.help} (default {'none' if default is None else default}"
+    if default is None:  # the help says what happens without it
+        return setting.help
+    text = f"{setting.help} (default {default}"
     if setting.cli_reason:
         text += f"; the API's default is {setting.default}: {setting.cli_reason}"
     return text + ")"

@@ -19,6 +19,7 @@ from . import datasets, plot
 from .metrics import free_energy_gap, pseudo_log_likelihood, reconstruction_error
 from .partition import ais, exact_log_partition, log_likelihood
 from .rng import CounterRNG
+from .validation import check_values
 
 if TYPE_CHECKING:
     from .rbm import RBM
@@ -184,14 +185,9 @@ def _check_binary(X: np.ndarray, spec: str) -> None:
     """Refuse non-binary rows with a hint in command-line terms."""
     if X.size == 0:
         raise ValueError(f"--data {spec} holds no rows")
-    if not np.isfinite(X).all():
-        raise ValueError(f"--data {spec} contains NaN or infinite values; remove them first")
-    if not np.isin(X, (0.0, 1.0)).all():
-        raise ValueError(
-            f"--data {spec} must hold 0/1 values; got values in [{X.min():g}, {X.max():g}]. "
-            "Binarise on the way in: --binarize 0.5 (a threshold in the data's own units) "
-            "or --binarize stochastic (for values in [0, 1])"
-        )
+    check_values(np, X, True, f"--data {spec}", hint=(
+        "Binarise on the way in: --binarize 0.5 (a threshold in the data's own units) "
+        "or --binarize stochastic (for values in [0, 1])"))
 
 
 def split_rows(X: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray | None]:

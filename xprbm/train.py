@@ -411,6 +411,7 @@ class Trainer:
         self.state = TrainState(rng=CounterRNG.from_seed(seed, "train"),
                                 monitor_rng=CounterRNG.from_seed(seed, "monitor"))
         self._updater: kernels.Update | None = None
+        self._updater_config: TrainConfig | None = None
 
     # ----------------------------------------------------------------- running
     def run(
@@ -484,11 +485,14 @@ class Trainer:
 
     def _update_object(self) -> kernels.Update:
         """The update object for the current settings (built again when they change sizes)."""
+        if self._updater is not None and self._updater_config is self.config:
+            return self._updater
         rbm = self.rbm
         layout = self.config.layout(rbm.n_visible, rbm.n_hidden)
         if self._updater is None or self._updater.layout != layout:
             self._updater = kernels.make_update(rbm.array_backend, rbm.fast_path,
                                                 rbm.array_dtype, layout)
+        self._updater_config = self.config
         return self._updater
 
     def _update(self, X: Any, rows: Any) -> None:

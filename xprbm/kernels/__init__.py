@@ -16,6 +16,7 @@ input check), :func:`state_log_sums` (exact enumeration of a layer's states) and
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable
 from types import ModuleType
 from typing import Any
@@ -24,7 +25,7 @@ import numpy as np
 
 from ..backend import Backend
 from . import generic
-from .update import Update, UpdateLayout, UpdateSettings, draw_bases, make_update
+from .update import GenericUpdate, Update, UpdateLayout, UpdateSettings, draw_bases
 
 METHODS = ("auto", "generic", "numba", "cupy")
 
@@ -136,3 +137,28 @@ def state_log_sums(backend: Backend, small_bias: Any, coupling: Any, big_bias: A
 
         return numba_state_log_sums(small_bias, coupling, big_bias)
     return generic.state_log_sums(backend, small_bias, coupling, big_bias)
+
+
+def make_update(backend: Backend, method: str, dtype: Any, layout: UpdateLayout) -> Update:
+    """The update object of a resolved kernel ``method`` for arrays of ``dtype``.
+
+    A fast path that cannot start (Numba without SciPy's BLAS or threadpoolctl, CuPy without
+    a cuBLAS that ctypes can load) falls back to :class:`GenericUpdate` with a
+    ``RuntimeWarning``.
+    """
+    if method == "generic":
+        return GenericUpdate(backend, layout)
+    try:
+        if method == "cupy":
+            from .cupy_update import CupyUpdate
+
+            return CupyUpdate(backend, dtype, layout)
+        from .numba_step import NumbaUpdate
+
+        return NumbaUpdate(backend, dtype, layout)
+    except (ImportError, OSError, AttributeError) as error:
+        needs = "cuBLAS through ctypes" if method == "cupy" else "SciPy and threadpoolctl"
+        warnings.warn(f"the fast {method} update needs {needs} ({error}); training with the "
+                      "generic update instead", RuntimeWarning, stacklevel=3)
+        return GenericUpdate(backend, layout)
+

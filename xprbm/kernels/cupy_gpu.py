@@ -355,6 +355,11 @@ def gemm(a: cp.ndarray, b: cp.ndarray, out: cp.ndarray, alpha_beta: np.ndarray, 
         a.data.ptr, a.shape[1], address + alpha_beta.itemsize, out.data.ptr, n))
 
 
+def address(x: cp.ndarray) -> int:
+    """The device address of an array's first element (what a captured graph holds)."""
+    return x.data.ptr
+
+
 def capture(enqueue: Any) -> Any:
     """Record the launches that ``enqueue()`` makes into a CUDA graph; nothing runs yet.
 

@@ -109,7 +109,7 @@ class CupyUpdate(StackedBuffers):
         memory = [params[name] for name in PARAMETERS] + [velocity[name] for name in PARAMETERS]
         if chains is not None:
             memory.append(chains["hidden"])
-        return (settings, key, *(a.data.ptr for a in memory))
+        return (settings, key, *(self.gpu.address(a) for a in memory))
 
     def _enqueue(self, n_batch: int, params: dict[str, Any], velocity: dict[str, Any],
                  chains: dict[str, Any] | None, key: int, settings: UpdateSettings) -> None:

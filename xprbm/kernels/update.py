@@ -1,4 +1,5 @@
-"""The training update: its settings, the order of its random draws, and the choice of path.
+"""The training update: its settings, the order of its random draws, the interface of its
+update objects and the generic one (:func:`xprbm.kernels.make_update` chooses the path).
 
 Every path (:func:`xprbm.kernels.generic.update`, the Numba update of
 :mod:`.numba_step`, the CuPy update of :mod:`.cupy_update`) is an object called as
@@ -21,7 +22,6 @@ counter ``i``; see :mod:`xprbm.rng`), so every path draws the same numbers.
 from __future__ import annotations
 
 import contextlib
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,28 +132,3 @@ class GenericUpdate(Update):
         """One update (see :meth:`Update.__call__`)."""
         generic.update(self.backend, X, rows, params, velocity, chains,
                        draw_bases(rng, settings.k), settings)
-
-
-def make_update(backend: Backend, method: str, dtype: Any, layout: UpdateLayout) -> Update:
-    """The update object of a resolved kernel ``method`` for arrays of ``dtype``.
-
-    A fast path that cannot start (Numba without SciPy's BLAS or threadpoolctl, CuPy without
-    a cuBLAS that ctypes can load) falls back to :class:`GenericUpdate` with a
-    ``RuntimeWarning``.
-    """
-    if method == "generic":
-        return GenericUpdate(backend, layout)
-    try:
-        if method == "cupy":
-            from .cupy_update import CupyUpdate
-
-            return CupyUpdate(backend, dtype, layout)
-        from .numba_step import NumbaUpdate
-
-        return NumbaUpdate(backend, dtype, layout)
-    except (ImportError, OSError, AttributeError) as error:
-        needs = "cuBLAS through ctypes" if method == "cupy" else "SciPy and threadpoolctl"
-        warnings.warn(f"the fast {method} update needs {needs} ({error}); training with the "
-                      "generic update instead", RuntimeWarning, stacklevel=3)
-        return GenericUpdate(backend, layout)
-
