@@ -16,7 +16,7 @@ from .io import load, save
 from .metrics import free_energy_gap, pseudo_log_likelihood, reconstruction_error
 from .partition import AISResult, ais, exact_log_partition, log_likelihood
 from .rbm import RBM
-from .train import History, TrainConfig, Trainer
+from .train import History, TrainConfig, Trainer, TrainState
 
 __all__ = [
     "RBM",
@@ -26,6 +26,7 @@ __all__ = [
     "CheckpointError",
     "History",
     "TrainConfig",
+    "TrainState",
     "Trainer",
     "__version__",
     "ais",

@@ -172,8 +172,7 @@ def single_thread_blas_if_small(backend_name: str, multiply_adds: int, *,
 
     Tens of thousands of small products (AIS chains, training a 784x16 model) gain nothing
     from a second BLAS thread on an idle machine and lose a lot on a busy one, where the
-    threads wait for each other at every product (a 1,000-step 784x16 AIS run measured 0.3 s
-    on one thread and 20 s on two on a loaded 2-core machine). ``always`` is for code that
+    threads wait for each other at every product. ``always`` is for code that
     splits its products over its own threads (the Numba training update). A no-op for large
     products or other backends; the previous limits are restored on exit.
     """

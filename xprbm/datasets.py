@@ -216,8 +216,8 @@ def labeled_shifter(n: int = 8) -> ToyDataset:
 
 
 # =============================================================================================
-# Workflow block (issue 4): full MNIST from IDX files with a checked download, stochastic
-# binarisation, the cache directory, and users' own .npy / .npz arrays.
+# Full MNIST from IDX files with a checked download, stochastic binarisation, the cache
+# directory, and users' own .npy / .npz arrays.
 # =============================================================================================
 
 #: where the standard files are fetched from, tried in order (HTTPS mirrors of the originals)
