@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import secrets
 import zipfile
@@ -197,6 +198,11 @@ def read_metadata(path: PathLike) -> dict[str, Any]:
 def read(path: PathLike) -> tuple[Path, Contents]:
     """The checked contents of the checkpoint at ``path`` and the file they came from.
 
+    Memory stays bounded by the file's size: every member must be stored uncompressed (as
+    :func:`write` stores it), its header must declare the shape and dtype the metadata
+    records and exactly the bytes the member holds, and its SHA-256 must match, before the
+    array is handed on. Any damage raises :class:`CheckpointError`, nothing else.
+
     Raises
     ------
     CheckpointError
@@ -207,15 +213,22 @@ def read(path: PathLike) -> tuple[Path, Contents]:
     path = resolve_path(path)
     with _open_archive(path) as archive:
         metadata = _read_metadata(path, archive)
-        arrays = {name: _read_array(path, archive, name, spec)
-                  for name, spec in metadata["arrays"].items()}
+        arrays = {}
+        for name, spec in metadata["arrays"].items():
+            arrays[name] = _read_member(path, archive, name, spec)
     parts = {key: value for key, value in metadata.items()
              if key not in ("format", "format_version", "kind", "xprbm_version", "arrays")}
     return path, Contents(metadata["kind"], parts, arrays)
 
 
+def _damaged(path: Path, what: str, exc: BaseException | None = None) -> CheckpointError:
+    detail = "" if exc is None else f" ({type(exc).__name__}: {exc})"
+    return CheckpointError(f"{path} is truncated or corrupted: {what}{detail}; use an earlier "
+                           "checkpoint or retrain")
+
+
 @contextlib.contextmanager
-def _open_archive(path: Path) -> Iterator[Any]:
+def _open_archive(path: Path) -> Iterator[zipfile.ZipFile]:
     with open(path, "rb") as handle:
         head = handle.read(len(_ZIP_MAGIC))
     if not head:
@@ -226,20 +239,72 @@ def _open_archive(path: Path) -> Iterator[Any]:
             "by xprbm.save or the xprbm command"
         )
     try:
-        archive = np.load(path, allow_pickle=False)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise CheckpointError(
-            f"{path} is truncated or corrupted (the archive cannot be read: {exc}); "
-            "use an earlier checkpoint or retrain"
-        ) from exc
+        archive = zipfile.ZipFile(path)
+    except Exception as exc:  # a damaged directory fails in many ways inside zipfile
+        raise _damaged(path, "the archive cannot be read", exc) from exc
     try:
         yield archive
     finally:
         archive.close()
 
 
-def _read_metadata(path: Path, archive: Any) -> dict[str, Any]:
-    if METADATA_KEY not in archive.files:
+def _member_bytes(path: Path, archive: zipfile.ZipFile, name: str) -> tuple[Any, int]:
+    """An open stream of member ``name + '.npy'`` and its size, after checking that it is
+    stored uncompressed and no larger than the file (so reading it costs bounded memory)."""
+    try:
+        info = archive.getinfo(name + ".npy")
+    except KeyError:
+        raise _damaged(path, f"entry {name!r} is missing") from None
+    if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+        raise _damaged(path, f"entry {name!r} is compressed (xprbm stores entries uncompressed)")
+    if info.file_size > path.stat().st_size:
+        raise _damaged(path, f"entry {name!r} claims {info.file_size} bytes, more than the file")
+    try:
+        return archive.open(info), info.file_size
+    except Exception as exc:
+        raise _damaged(path, f"entry {name!r} cannot be opened", exc) from exc
+
+
+def _read_member(path: Path, archive: zipfile.ZipFile, name: str,
+                 spec: dict[str, Any] | None = None) -> np.ndarray:
+    """Read the ``.npy`` member ``name``: header first, checked against ``spec`` (shape,
+    dtype) and the member's size, then the data (and its SHA-256 when ``spec`` has one)."""
+    stream, size = _member_bytes(path, archive, name)
+    try:
+        with stream:
+            version = np.lib.format.read_magic(stream)
+            if version not in ((1, 0), (2, 0), (3, 0)):
+                raise ValueError(f"unknown .npy version {version}")
+            reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                      else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = reader(stream)
+            if dtype.hasobject or dtype.kind not in "biuf":
+                raise ValueError(f"dtype {dtype} is not a plain number type")
+            n_bytes = math.prod(shape) * dtype.itemsize
+            if stream.tell() + n_bytes != size:
+                raise ValueError(f"header declares {n_bytes} data bytes, the entry has "
+                                 f"{size - stream.tell()}")
+            if spec is not None and ([list(shape), dtype.str] != [list(spec["shape"]),
+                                                                   str(spec["dtype"])]):
+                raise ValueError("shape or dtype differ from the metadata's record")
+            data = stream.read(n_bytes)
+    except CheckpointError:
+        raise
+    except Exception as exc:
+        raise _damaged(path, f"entry {name!r} cannot be read", exc) from exc
+    if len(data) != n_bytes:
+        raise _damaged(path, f"entry {name!r} is short")
+    array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+    if spec is not None and _digest(array) != str(spec["sha256"]):
+        raise CheckpointError(
+            f"{path} is corrupted: array {name!r} does not match its recorded SHA-256; use an "
+            "earlier checkpoint or retrain"
+        )
+    return array
+
+
+def _read_metadata(path: Path, archive: zipfile.ZipFile) -> dict[str, Any]:
+    if METADATA_KEY + ".npy" not in archive.namelist():
         raise CheckpointError(
             f"{path} is a .npz archive but not an xprbm checkpoint (no {METADATA_KEY!r} "
             "entry); pass a file written by xprbm.save"
@@ -247,51 +312,66 @@ def _read_metadata(path: Path, archive: Any) -> dict[str, Any]:
     raw = _read_member(path, archive, METADATA_KEY)
     try:
         metadata = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise CheckpointError(f"{path} is corrupted: its metadata is not valid JSON ({exc})") \
             from exc
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT_NAME:
         found = metadata.get("format") if isinstance(metadata, dict) else None
         raise CheckpointError(f"{path} is not an xprbm checkpoint (unknown format {found!r})")
     version = metadata.get("format_version")
-    if not isinstance(version, int) or version < 1:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise CheckpointError(f"{path} is corrupted: invalid format version {version!r}")
     if version > FORMAT_VERSION:
         raise CheckpointError(
             f"{path} was written by a newer xprbm (checkpoint format {version}; this xprbm "
             f"{__version__} reads up to {FORMAT_VERSION}); upgrade: pip install -U xprbm"
         )
-    if metadata.get("kind") not in KINDS or not isinstance(metadata.get("arrays"), dict):
+    arrays = metadata.get("arrays")
+    if metadata.get("kind") not in KINDS or not isinstance(arrays, dict) or not all(
+            isinstance(spec, dict) and isinstance(spec.get("shape"), list)
+            and isinstance(spec.get("dtype"), str) and isinstance(spec.get("sha256"), str)
+            for spec in arrays.values()):
         raise CheckpointError(f"{path} is corrupted: its metadata lacks a valid kind or array list")
     return metadata
 
 
-def _read_member(path: Path, archive: Any, name: str) -> np.ndarray:
-    try:
-        value = archive[name]
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
-        raise CheckpointError(
-            f"{path} is truncated or corrupted (entry {name!r} cannot be read: {exc}); "
-            "use an earlier checkpoint or retrain"
-        ) from exc
-    if not isinstance(value, np.ndarray):  # NpzFile hands back raw bytes of non-.npy members
-        raise CheckpointError(f"{path} is corrupted: entry {name!r} is not a NumPy array")
-    return value
+# ----------------------------------------------------------------------- checking parts
+def require(condition: bool, message: str) -> None:
+    """Raise :class:`CheckpointError` saying ``message`` (what does not fit) unless
+    ``condition`` holds: the objects check the parts they read with it."""
+    if not condition:
+        raise CheckpointError(f"the checkpoint is inconsistent: {message}; the file is damaged "
+                              "or was not written by xprbm.save")
 
 
-def _read_array(path: Path, archive: Any, name: str, spec: dict[str, Any]) -> np.ndarray:
-    if name not in archive.files:
-        raise CheckpointError(f"{path} is corrupted: array {name!r} listed in its metadata "
-                              "is missing")
-    array = _read_member(path, archive, name)
-    try:
-        expected = (list(spec["shape"]), str(spec["dtype"]), str(spec["sha256"]))
-    except (KeyError, TypeError) as exc:
-        raise CheckpointError(f"{path} is corrupted: no description of array {name!r}") from exc
-    if [list(array.shape), array.dtype.str] != list(expected[:2]) or (
-            _digest(array) != expected[2]):
-        raise CheckpointError(
-            f"{path} is corrupted: array {name!r} does not match its recorded shape, dtype "
-            "and SHA-256; use an earlier checkpoint or retrain"
-        )
+def stored_array(arrays: dict[str, np.ndarray], name: str, shape: tuple[int, ...], *,
+                 values: str = "finite") -> np.ndarray:
+    """The stored real array ``name``, checked: ``shape``, a float dtype, and its values
+    (``"finite"``, or ``"binary"`` for 0/1 states)."""
+    require(name in arrays, f"array {name!r} is missing")
+    array = arrays[name]
+    require(tuple(array.shape) == tuple(shape),
+            f"{name} has shape {tuple(array.shape)}, expected {tuple(shape)}")
+    require(array.dtype.kind == "f", f"{name} has dtype {array.dtype}, expected float")
+    if values == "binary":
+        require(bool(np.all((array == 0) | (array == 1))), f"{name} holds values other than 0/1")
+    else:
+        require(bool(np.all(np.isfinite(array))), f"{name} holds NaN or infinite values")
     return array
+
+
+def stored_int(value: Any, name: str, low: int = 0, high: int = 2**63) -> int:
+    """An integer of the metadata (``bool`` refused; decimal strings accepted) in
+    ``[low, high)``."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    require(isinstance(value, int) and not isinstance(value, bool) and low <= value < high,
+            f"{name} is {value!r}, expected an integer in [{low}, {high})")
+    return int(value)
+
+
+def stored_rng(state: Any, name: str) -> CounterRNG:
+    """A random stream's state from the metadata, checked (64-bit key, step >= 0)."""
+    require(isinstance(state, dict), f"{name} is not a stream state")
+    return CounterRNG(key=stored_int(state.get("key"), f"{name} key", 0, 2**64),
+                      step=stored_int(state.get("step"), f"{name} step"))

@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import checkpoint
+from .backend import BackendUnavailableError
 from .checkpoint import CheckpointError, Contents, PathLike, read_metadata, resolve_path
 from .rbm import RBM
 from .train import Trainer
@@ -91,12 +92,17 @@ def load(path: PathLike, *, backend: str | None = None) -> RBM | Trainer:
     """
     path, contents = checkpoint.read(path)
     try:
-        rbm = RBM.from_checkpoint(contents.parts["model"], contents.arrays, backend)
+        rbm = RBM.from_checkpoint(contents.parts.get("model"), contents.arrays, backend)
         if contents.kind == "rbm":
             return rbm
         return Trainer.from_checkpoint(rbm, contents)
-    except (KeyError, TypeError, AttributeError) as exc:
+    except BackendUnavailableError:
+        raise
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from exc
+    except Exception as exc:  # whatever a damaged part trips over is damage, not a bug
         raise CheckpointError(
-            f"{path}: the checkpoint's metadata is incomplete or inconsistent ({exc!r}); "
-            "the file is damaged or was not written by xprbm.save"
+            f"{path}: the checkpoint's metadata is incomplete or inconsistent "
+            f"({type(exc).__name__}: {exc}); the file is damaged or was not written by "
+            "xprbm.save"
         ) from exc

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from . import kernels, sampling
-from .backend import Backend, BackendUnavailableError, get_backend
-from .checkpoint import rng_state
+from .backend import BACKENDS, DTYPES, Backend, BackendUnavailableError, get_backend
+from .checkpoint import require, rng_state, stored_array, stored_int, stored_rng
 from .kernels import generic
 from .rng import CounterRNG, seed_to_key, stream_for
 from .train import History, Trainer, split_options
@@ -354,6 +354,20 @@ class RBM:
             Where to put the arrays; None: the saved backend when available here, else NumPy.
             The saved kernels are kept where they fit the backend, else ``"auto"``.
         """
+        require(isinstance(meta, dict), "the model part is missing")
+        n_visible = stored_int(meta.get("n_visible"), "n_visible", 1)
+        n_hidden = stored_int(meta.get("n_hidden"), "n_hidden", 1)
+        require(meta.get("dtype") in DTYPES, f"dtype {meta.get('dtype')!r}")
+        require(meta.get("kernels") in kernels.METHODS, f"kernels {meta.get('kernels')!r}")
+        require(meta.get("backend") in BACKENDS, f"backend {meta.get('backend')!r}")
+        shapes = {"weights": (n_visible, n_hidden), "visible_bias": (n_visible,),
+                  "hidden_bias": (n_hidden,)}
+        params = {name: stored_array(arrays, f"model.{name}", shape)
+                  for name, shape in shapes.items()}  # before any model of that size exists
+        require(all(p.dtype == np.dtype(meta["dtype"]) for p in params.values()),
+                f"parameters of another dtype than the model's {meta['dtype']}")
+        seed = stored_int(meta.get("seed"), "seed", 0, 2**64)
+        rng = stored_rng(meta.get("rng"), "model rng")
         if backend is None:
             try:
                 target = get_backend(meta["backend"])
@@ -366,9 +380,9 @@ class RBM:
             kernels.resolve_method(target, fast_path)
         except ValueError:
             fast_path = "auto"
-        rbm = cls(int(meta["n_visible"]), int(meta["n_hidden"]), backend=target,
-                  dtype=meta["dtype"], seed=int(meta["seed"]), fast_path=fast_path)
-        for name in rbm.parameters():
-            setattr(rbm, name, rbm.to_model_array(arrays[f"model.{name}"]))
-        rbm.rng = CounterRNG.from_state(meta["rng"])
+        rbm = cls(n_visible, n_hidden, backend=target, dtype=meta["dtype"], seed=seed,
+                  fast_path=fast_path)
+        for name, value in params.items():
+            setattr(rbm, name, rbm.to_model_array(value))
+        rbm.rng = rng
         return rbm

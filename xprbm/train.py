@@ -31,7 +31,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import kernels
-from .checkpoint import CheckpointError, Contents, plain, rng_state
+from .checkpoint import (
+    CheckpointError,
+    Contents,
+    plain,
+    require,
+    rng_state,
+    stored_array,
+    stored_int,
+    stored_rng,
+)
 from .checkpoint import write as write_checkpoint
 from .datasets import held_out_rows
 from .kernels import UpdateLayout, UpdateSettings, generic
@@ -287,9 +296,8 @@ class History:
             column = arrays.get(f"history.{cls.FILE_NAMES.get(name, name)}")
             if column is None:  # a column added after the file was written
                 column = np.full(n, np.nan)
-            if len(column) != n:
-                raise CheckpointError(f"the checkpoint's history is corrupted: column {name!r} "
-                                      f"has {len(column)} entries, expected {n}")
+            require(column.shape == (n,), f"history column {name!r} has shape "
+                    f"{column.shape}, expected ({n},)")
             columns[name] = column.tolist()
         return cls(**columns)
 
@@ -343,21 +351,49 @@ class TrainState:
 
     @classmethod
     def from_checkpoint(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray],
-                        to_model: Callable[[np.ndarray], Any]) -> TrainState:
-        """The state a checkpoint part describes, its arrays moved by ``to_model``."""
-        chains = {name: arrays.get(f"trainer.{name}") for name in ("chains", "hidden_chains")}
-        names = meta["velocity"]
+                        to_model: Callable[[np.ndarray], Any], shapes: dict[str, tuple],
+                        n_chains: int | None) -> TrainState:
+        """The state a checkpoint part describes, checked and moved by ``to_model``.
+
+        Parameters
+        ----------
+        meta, arrays
+            The ``"trainer"`` part and the checkpoint's arrays.
+        to_model : callable
+            Host array -> array of the model's backend and dtype.
+        shapes : dict
+            The parameters' shapes (velocities have the same).
+        n_chains : int or None
+            Persistent chains of the run's settings (None: CD, no chains).
+
+        Raises
+        ------
+        CheckpointError
+            Anything that does not fit: shapes, values, counters, history.
+        """
+        names = meta.get("velocity")
+        require(names is None or sorted(names) == sorted(shapes),
+                f"velocity names {names!r}, expected {sorted(shapes)}")
+        velocity = None if names is None else {
+            name: to_model(stored_array(arrays, f"trainer.velocity.{name}", shapes[name]))
+            for name in names}
+        chains = {}
+        for name, width in (("chains", shapes["visible_bias"]),
+                            ("hidden_chains", shapes["hidden_bias"])):
+            stored = f"trainer.{name}" in arrays
+            require(stored == (velocity is not None and n_chains is not None),
+                    f"{name} {'present' if stored else 'missing'} for this run's settings")
+            chains[name] = None if not stored else to_model(stored_array(
+                arrays, f"trainer.{name}", (n_chains, *width), values="binary"))
+        epoch = stored_int(meta.get("epoch"), "epoch")
+        history = History.from_checkpoint(arrays)
+        require(len(history) == epoch, f"the history has {len(history)} epochs, the counter "
+                f"{epoch}")
         return cls(
-            rng=CounterRNG.from_state(meta["rng"]),
-            monitor_rng=CounterRNG.from_state(meta["monitor_rng"]),
-            velocity=None if names is None else {
-                name: to_model(arrays[f"trainer.velocity.{name}"]) for name in names},
-            **{name: None if value is None else to_model(value)
-               for name, value in chains.items()},
-            epoch=int(meta["epoch"]),
-            n_updates=int(meta["n_updates"]),
-            history=History.from_checkpoint(arrays),
-        )
+            rng=stored_rng(meta.get("rng"), "rng"),
+            monitor_rng=stored_rng(meta.get("monitor_rng"), "monitor_rng"),
+            velocity=velocity, **chains, epoch=epoch,
+            n_updates=stored_int(meta.get("n_updates"), "n_updates"), history=history)
 
 
 class _StateField:
@@ -589,7 +625,9 @@ class Trainer:
         CheckpointError
             Settings this xprbm does not know.
         """
-        meta = contents.parts["trainer"]
+        meta = contents.parts.get("trainer")
+        require(isinstance(meta, dict) and isinstance(meta.get("config"), dict),
+                "the training part or its settings are missing")
         config = dict(meta["config"])
         unknown = sorted(set(config) - set(CONFIG_FIELDS))
         if unknown:
@@ -597,8 +635,15 @@ class Trainer:
                 f"the checkpoint has training settings {unknown} that this xprbm does not "
                 "know; upgrade: pip install -U xprbm"
             )
-        trainer = cls(rbm, **config)
-        trainer.state = TrainState.from_checkpoint(meta, contents.arrays, rbm.to_model_array)
+        try:
+            trainer = cls(rbm, **config)
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"the checkpoint's training settings are invalid: {exc}") \
+                from exc
+        shapes = {name: tuple(value.shape) for name, value in rbm.parameters().items()}
+        n_chains = trainer.config.chains if trainer.config.method == "pcd" else None
+        trainer.state = TrainState.from_checkpoint(meta, contents.arrays, rbm.to_model_array,
+                                                   shapes, n_chains)
         rbm.trainer = trainer
         return trainer
 
