@@ -16,7 +16,7 @@ from .io import load, save
 from .metrics import free_energy_gap, pseudo_log_likelihood, reconstruction_error
 from .partition import AISResult, ais, exact_log_partition, log_likelihood
 from .rbm import RBM
-from .train import History, TrainConfig, Trainer, TrainState
+from .train import History, TrainConfig, Trainer, TrainingDivergedError, TrainState
 
 __all__ = [
     "RBM",
@@ -27,6 +27,7 @@ __all__ = [
     "History",
     "TrainConfig",
     "TrainState",
+    "TrainingDivergedError",
     "Trainer",
     "__version__",
     "ais",

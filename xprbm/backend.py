@@ -78,6 +78,19 @@ class Backend:
         namespace default): ``xp.zeros(n, **backend.placement)``."""
         return {} if self.device is None else {"device": self.device}
 
+    def copy(self, x: Any) -> Any:
+        """A new array with the contents of this backend's array ``x``."""
+        if self.name == "array_api_strict":
+            return self.xp.asarray(x, copy=True)
+        return x.copy()
+
+    def all_finite(self, arrays: list[Any]) -> bool:
+        """True when no array holds NaN or an infinity (one reduction each, on the device,
+        and one transfer of the verdict)."""
+        xp = self.xp
+        flags = xp.stack([xp.all(xp.isfinite(a)) for a in arrays])
+        return bool(self.to_numpy(xp.all(flags)))
+
     def concat(self, arrays: list[Any], axis: int = 0) -> Any:
         """Join arrays along ``axis`` (``concat`` in the array API, ``concatenate`` in CuPy
         releases that predate NumPy 2's names)."""

@@ -19,6 +19,7 @@ This module knows files only; what goes into them is decided by the objects
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import math
@@ -78,17 +79,38 @@ def write(path: PathLike, contents: Contents) -> Path:
     FileNotFoundError
         The directory does not exist.
     """
-    path = with_suffix(Path(path))
-    if not path.parent.is_dir():
-        raise FileNotFoundError(
-            f"cannot save to {path}: directory {path.parent} does not exist; create it first"
-        )
+    path = target_path(path)
     metadata = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
                 "kind": contents.kind, "xprbm_version": __version__, **contents.parts,
                 "arrays": {name: _describe(array) for name, array in contents.arrays.items()}}
     blob = np.frombuffer(json.dumps(metadata, sort_keys=True).encode("utf-8"), dtype=np.uint8)
     members = {METADATA_KEY: blob, **contents.arrays}
-    _write_atomic(path, lambda handle: _write_archive(handle, members))
+    write_atomic(path, lambda handle: _write_archive(handle, members))
+    return path
+
+
+def target_path(path: PathLike) -> Path:
+    """The file a checkpoint written to ``path`` goes to: ``path`` with ``".npz"`` appended
+    when its name has no suffix, in a directory that exists.
+
+    Raises
+    ------
+    IsADirectoryError
+        ``path`` is a directory (name the file inside it, e.g. ``DIR/checkpoint.npz``).
+    FileNotFoundError
+        The directory does not exist.
+    """
+    given = Path(path)
+    if given.is_dir():
+        raise IsADirectoryError(f"cannot save to {given}: it is a directory; name a file, "
+                                f"e.g. {given / 'checkpoint.npz'}")
+    path = with_suffix(given)
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot save to {path}: it is a directory; name another file")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"cannot save to {path}: directory {path.parent} does not exist; create it first"
+        )
     return path
 
 
@@ -121,8 +143,14 @@ def _digest(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
-def _write_atomic(path: Path, write_to: Callable[[Any], None]) -> None:
-    """Call ``write_to(handle)`` on a temporary file next to ``path``, sync it, rename it over."""
+def write_atomic(path: Path, write_to: Callable[[Any], None]) -> None:
+    """Call ``write_to(handle)`` on a temporary file next to ``path``, sync it, rename it over.
+
+    The rename replaces whatever entry ``path`` is, a symbolic link included (the link's
+    target is never written). Temporary files that a killed writer left for ``path`` are
+    removed first.
+    """
+    _remove_orphans(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
@@ -136,6 +164,28 @@ def _write_atomic(path: Path, write_to: Callable[[Any], None]) -> None:
             os.unlink(tmp)
         raise
     _sync_directory(path.parent)
+
+
+def _remove_orphans(path: Path) -> None:
+    """Delete ``.NAME.PID.HEX.tmp`` files of ``path`` whose writing process is gone (a writer
+    killed mid-save cannot clean up after itself)."""
+    if os.name != "posix":
+        return
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2:].split(".")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but belongs to someone else
+        return True
+    return True
 
 
 def _sync_directory(directory: Path) -> None:
@@ -168,13 +218,18 @@ def resolve_path(path: PathLike) -> Path:
     path = Path(path)
     if path.is_file():
         return path
+    alternative = with_suffix(path) if path.name else path
     if path.is_dir():
         inside = path / "checkpoint.npz"
         if inside.is_file():
             return inside
+        if alternative != path and alternative.is_file():
+            return alternative
         raise FileNotFoundError(f"{path} is a directory without a checkpoint.npz; pass the "
                                 "checkpoint file (e.g. runs/NAME/checkpoint.npz)")
-    alternative = with_suffix(path) if path.name else path
+    if path.exists():
+        raise FileNotFoundError(f"{path} is not a regular file (a device, pipe or socket); "
+                                "pass a checkpoint file")
     if alternative != path and alternative.is_file():
         return alternative
     raise FileNotFoundError(f"checkpoint not found: {path} (no such file)")

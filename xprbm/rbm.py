@@ -207,7 +207,11 @@ class RBM:
         return generic.sigmoid(self.xp, h @ self.weights.T + self.visible_bias)
 
     def _stream(self, seed: int | CounterRNG | None) -> CounterRNG:
-        """The stream a sampling method draws from (see :func:`xprbm.rng.stream_for`)."""
+        """The stream a sampling method draws from (see :func:`xprbm.rng.stream_for`), after
+        checking that there is a model to sample: NaN parameters would give all-zero states."""
+        if not self.array_backend.all_finite(list(self.parameters().values())):
+            raise ValueError("the model's parameters hold NaN or infinite values (did training "
+                             "diverge?); there is no distribution to sample from")
         return stream_for(seed, "sample", self.rng)
 
     def sample_hidden(self, v: Any, seed: int | CounterRNG | None = None) -> Any:
@@ -216,12 +220,14 @@ class RBM:
         ``seed``: None draws from the model's own stream, an int from a fresh stream of that
         seed, a :class:`~xprbm.rng.CounterRNG` from that stream (as every ``seed=`` here).
         """
-        return sampling.sample_hidden(self, self.visible(v), self._stream(seed))
+        rng = self._stream(seed)
+        return sampling.sample_hidden(self, self.visible(v), rng)
 
     def sample_visible(self, h: Any, seed: int | CounterRNG | None = None) -> Any:
         """Draw ``v ~ p(v | h)``; shape (n, n_visible), values 0/1 (``seed`` as in
         :meth:`sample_hidden`)."""
-        return sampling.sample_visible(self, self.hidden(h), self._stream(seed))
+        rng = self._stream(seed)
+        return sampling.sample_visible(self, self.hidden(h), rng)
 
     # ---------------------------------------------------------------- sampling
     def gibbs(self, v: Any, steps: int = 1, seed: int | CounterRNG | None = None) -> Any:
@@ -303,9 +309,9 @@ class RBM:
     def partial_fit(self, X: Any, **options: Any) -> History:
         """One more pass over ``X`` with the existing training state (created if missing).
 
-        Persistent chains, momentum buffers and counters carry over from earlier calls.
-        Training settings (as for :meth:`fit`) apply when the state is created; later calls
-        must not change them.
+        Persistent chains, momentum buffers and counters carry over from earlier calls, which
+        may each bring other rows (``new_data=True`` is the default here). Training settings
+        (as for :meth:`fit`) apply when the state is created; later calls must not change them.
         """
         config, run_options = split_options(options)
         if "epochs" in run_options:
@@ -322,6 +328,7 @@ class RBM:
                     "existing run; call fit() to start a new run with them"
                 )
         run_options.setdefault("progress", False)
+        run_options.setdefault("new_data", True)  # each call may bring other rows
         return self.trainer.run(X, epochs=1, **run_options)
 
     # ------------------------------------------------------------- checkpoints

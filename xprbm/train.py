@@ -40,9 +40,10 @@ from .checkpoint import (
     stored_array,
     stored_int,
     stored_rng,
+    target_path,
 )
 from .checkpoint import write as write_checkpoint
-from .datasets import held_out_rows
+from .datasets import fingerprint, held_out_rows
 from .kernels import UpdateLayout, UpdateSettings, generic
 from .metrics import monitor
 from .progress import progress_bar
@@ -61,6 +62,20 @@ DATA_MEAN_EPS = 1e-3
 #: (the one-flip pseudo-likelihood is noisy on fewer) and at most ``monitor_size``
 MONITOR_FRACTION = 0.05
 MONITOR_MIN_ROWS = 500
+
+
+#: the largest learning rate accepted: one update could move a weight by this much, which
+#: saturates every sigmoid (gradients of the mean-batch step lie in [-1, 1])
+MAX_LEARNING_RATE = 100.0
+
+
+class TrainingDivergedError(RuntimeError):
+    """Training produced NaN or infinite parameters; the model and its training state were put
+    back to the last epoch whose parameters were finite (``epoch``)."""
+
+    def __init__(self, message: str, epoch: int) -> None:
+        super().__init__(message)
+        self.epoch = epoch
 
 
 @dataclass(frozen=True)
@@ -170,8 +185,7 @@ class TrainConfig:
         check_positive_int(self.monitor_size, "monitor_size")
         if self.n_chains is not None:
             check_positive_int(self.n_chains, "n_chains")
-        check_range(self.learning_rate, "learning_rate", 0.0, math.inf, low_open=True,
-                    high_open=True)
+        check_range(self.learning_rate, "learning_rate", 0.0, MAX_LEARNING_RATE, low_open=True)
         check_range(self.momentum, "momentum", 0.0, 1.0, high_open=True)
         check_range(self.weight_decay, "weight_decay", 0.0, math.inf, high_open=True)
         if not isinstance(self.shuffle, (bool, np.bool_)):
@@ -204,6 +218,7 @@ SETTINGS["epochs"] = Setting(
     cli_reason="a command-line run is a whole experiment, not one call of several")
 RUN_FIELDS = (
     "epochs", "validation", "progress", "callback", "checkpoint_every", "checkpoint_path",
+    "new_data",
 )
 
 
@@ -318,6 +333,8 @@ class TrainState:
         Hidden states drawn from ``chains`` at the end of the latest update (PCD).
     epoch, n_updates : int
     history : History
+    data_fingerprint : str or None
+        :func:`xprbm.datasets.fingerprint` of the rows the latest run trained on.
     """
 
     rng: CounterRNG
@@ -328,6 +345,21 @@ class TrainState:
     epoch: int = 0
     n_updates: int = 0
     history: History = field(default_factory=History)
+    data_fingerprint: str | None = None
+
+    def copy(self, copy_array: Callable[[Any], Any]) -> TrainState:
+        """An independent copy (arrays copied by ``copy_array``, streams and history too)."""
+        def maybe(x: Any) -> Any:
+            return None if x is None else copy_array(x)
+
+        return TrainState(
+            rng=CounterRNG(self.rng.key, self.rng.step),
+            monitor_rng=CounterRNG(self.monitor_rng.key, self.monitor_rng.step),
+            velocity=None if self.velocity is None else {
+                name: copy_array(value) for name, value in self.velocity.items()},
+            chains=maybe(self.chains), hidden_chains=maybe(self.hidden_chains),
+            epoch=self.epoch, n_updates=self.n_updates,
+            history=History(**self.history.as_dict()), data_fingerprint=self.data_fingerprint)
 
     def checkpoint_part(self, host: Callable[[Any], np.ndarray]
                         ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -339,6 +371,8 @@ class TrainState:
             "n_updates": int(self.n_updates),
             "velocity": None if self.velocity is None else sorted(self.velocity),
         }
+        if self.data_fingerprint is not None:
+            meta["data_fingerprint"] = self.data_fingerprint
         arrays = {}
         for name in ("chains", "hidden_chains"):
             value = getattr(self, name)
@@ -386,6 +420,9 @@ class TrainState:
             chains[name] = None if not stored else to_model(stored_array(
                 arrays, f"trainer.{name}", (n_chains, *width), values="binary"))
         epoch = stored_int(meta.get("epoch"), "epoch")
+        fingerprint = meta.get("data_fingerprint")  # absent from files of before it existed
+        require(fingerprint is None or (isinstance(fingerprint, str) and len(fingerprint) == 64),
+                f"data fingerprint {fingerprint!r}")
         history = History.from_checkpoint(arrays)
         require(len(history) == epoch, f"the history has {len(history)} epochs, the counter "
                 f"{epoch}")
@@ -393,7 +430,8 @@ class TrainState:
             rng=stored_rng(meta.get("rng"), "rng"),
             monitor_rng=stored_rng(meta.get("monitor_rng"), "monitor_rng"),
             velocity=velocity, **chains, epoch=epoch,
-            n_updates=stored_int(meta.get("n_updates"), "n_updates"), history=history)
+            n_updates=stored_int(meta.get("n_updates"), "n_updates"), history=history,
+            data_fingerprint=fingerprint)
 
 
 class _StateField:
@@ -459,6 +497,7 @@ class Trainer:
         callback: Callable[[Trainer], None] | None = None,
         checkpoint_every: int | None = None,
         checkpoint_path: str | os.PathLike | None = None,
+        new_data: bool = False,
     ) -> History:
         """Train for ``epochs`` passes over ``X``; continue from the current state.
 
@@ -478,16 +517,28 @@ class Trainer:
             every epoch whose number is a multiple of this, and at the end of the run.
         checkpoint_path : str or path-like, optional
             Checkpoint file, rewritten atomically; alone, it is saved at the end of the run.
+        new_data : bool
+            Continue a state that was trained on other rows than ``X`` (by their
+            fingerprint, :func:`xprbm.datasets.fingerprint`); refused without it, because
+            resuming a run on the wrong data mixes two experiments silently.
 
         Returns
         -------
         History
+
+        Raises
+        ------
+        ValueError
+            Bad data or settings, or other data than the state's without ``new_data``.
+        TrainingDivergedError
+            The parameters became NaN or infinite; the state is back at the last finite epoch.
         """
         epochs = check_positive_int(epochs, "epochs")
         checkpoint = checkpoint_saver(checkpoint_every, checkpoint_path)
         rbm, state = self.rbm, self.state
         update = self._update_object()  # before the BLAS limit below: it may load another BLAS
         X = rbm.visible(X, name="X", binary=True, convert=not update.keeps_data_dtype)
+        self._check_same_data(X, new_data)
         X, valid = self._split_validation(X, validation)
         if state.velocity is None:
             self._initialise(X)
@@ -496,6 +547,7 @@ class Trainer:
         n = X.shape[0]
         batch = self.config.batch_size
         n_batches = -(-n // batch)
+        last_finite = self._snapshot()
         with update.blas_threads(), progress_bar(total=epochs * n_batches, enabled=progress,
                                                  desc="training", unit="batch") as bar:
             for _ in range(epochs):
@@ -506,6 +558,8 @@ class Trainer:
                     bar.update(1)
                 rbm.array_backend.synchronize()
                 seconds = time.perf_counter() - start
+                if not self._finite():
+                    self._diverged(last_finite, checkpoint)
                 state.epoch += 1
                 row = self._metrics(train_monitor, valid_monitor)
                 state.history.append(epoch=state.epoch, seconds=seconds, **row)
@@ -515,9 +569,54 @@ class Trainer:
                     callback(self)
                 if checkpoint is not None:
                     checkpoint(self, False)
+                last_finite = self._snapshot()
         if checkpoint is not None:
             checkpoint(self, True)
         return state.history
+
+    def _check_same_data(self, X: Any, new_data: bool) -> None:
+        """Record the fingerprint of ``X``; refuse other data than the state's unless told."""
+        backend = self.rbm.array_backend
+        found = fingerprint(int(X.shape[0]), int(X.shape[1]), lambda rows: backend.to_numpy(
+            self.rbm.xp.take(X, backend.asarray(rows), axis=0)))
+        known = self.state.data_fingerprint
+        if known is not None and known != found and not new_data:
+            raise ValueError(
+                f"this training state was trained on other data (fingerprint {known[:12]}; "
+                f"these {X.shape[0]} rows: {found[:12]}); continuing on them would mix two "
+                "runs. Pass new_data=True (xprbm train: --new-data) to train on them anyway"
+            )
+        self.state.data_fingerprint = found
+
+    def _finite(self) -> bool:
+        """Whether the parameters and their velocities are all finite (on the device)."""
+        arrays = list(self.rbm.parameters().values()) + list(self.state.velocity.values())
+        return self.rbm.array_backend.all_finite(arrays)
+
+    def _snapshot(self) -> tuple[dict[str, Any], TrainState]:
+        """Copies of the parameters and the state, to go back to if an epoch diverges."""
+        copy = self.rbm.array_backend.copy
+        return ({name: copy(value) for name, value in self.rbm.parameters().items()},
+                self.state.copy(copy))
+
+    def _diverged(self, last_finite: tuple[dict[str, Any], TrainState],
+                  checkpoint: Callable[[Trainer, bool], None] | None) -> None:
+        """Go back to ``last_finite`` (and save it where the run saves), then raise."""
+        params, state = last_finite
+        failed = self.state.epoch + 1
+        for name, value in params.items():
+            setattr(self.rbm, name, value)
+        self.state = state
+        if checkpoint is not None:
+            checkpoint(self, True)
+        cfg = self.config
+        raise TrainingDivergedError(
+            f"training diverged in epoch {failed}: the parameters became NaN or infinite "
+            f"(learning rate {cfg.learning_rate:g}, momentum {cfg.momentum:g}, weight decay "
+            f"{cfg.weight_decay:g}); the model and its training state are back at epoch "
+            f"{state.epoch}{' (so is the checkpoint)' if checkpoint is not None else ''}. "
+            f"Train again with a smaller learning rate (e.g. {cfg.learning_rate / 10:g}) or "
+            "weight decay", epoch=state.epoch)
 
     def _update_object(self) -> kernels.Update:
         """The update object for the current settings (built again when they change sizes)."""
@@ -673,6 +772,14 @@ def checkpoint_saver(every: int | None, path: str | os.PathLike | None
     if path is None:
         return None
     Path(path).parent.mkdir(parents=True, exist_ok=True)
+    path = target_path(path)
+    probe = path.with_name(f".{path.name}.{os.getpid()}.probe")
+    try:  # find out now, not after all the training, that the directory takes no files
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise PermissionError(f"cannot write checkpoints into {path.parent} ({exc.strerror}); "
+                              "choose a writable place") from exc
     saved_at: list[int] = []
 
     def hook(trainer: Trainer, final: bool) -> None:

@@ -1,0 +1,51 @@
+"""Never lose a run: divergence, locks, data fingerprints, temp files, odd inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xprbm
+
+N_VISIBLE, N_HIDDEN = 7, 5
+
+
+def _data(n: int = 60, seed: int = 0) -> np.ndarray:
+    return (np.random.default_rng(seed).random((n, N_VISIBLE)) < 0.4).astype(np.float32)
+
+
+def test_divergence_stops_training_and_restores_the_last_finite_epoch(make_rbm, tmp_path):
+    rbm = make_rbm(N_VISIBLE, N_HIDDEN, seed=0)
+    rbm.fit(_data(), epochs=2, batch_size=10, progress=False, learning_rate=0.05)
+    trainer = rbm.trainer
+    trainer.config = xprbm.TrainConfig(batch_size=10, learning_rate=50.0, weight_decay=10.0)
+    path = tmp_path / "ck.npz"
+    seen = []
+    with pytest.raises(xprbm.TrainingDivergedError) as error:
+        trainer.run(_data(), epochs=20, progress=False, checkpoint_path=path,
+                    callback=lambda t: seen.append(
+                        {k: np.array(t.rbm.array_backend.to_numpy(v), copy=True)
+                         for k, v in t.rbm.parameters().items()}))
+    last = error.value.epoch
+    assert f"diverged in epoch {last + 1}" in str(error.value)
+    assert f"back at epoch {last}" in str(error.value) and "smaller learning rate" in str(
+        error.value)
+    assert trainer.epoch == last == len(trainer.history) and len(seen) == last - 2
+    for name, value in rbm.parameters().items():  # exactly the last finite epoch's
+        np.testing.assert_array_equal(rbm.array_backend.to_numpy(value), seen[-1][name])
+    saved = xprbm.load(path)
+    assert saved.epoch == last
+    np.testing.assert_array_equal(saved.rbm.array_backend.to_numpy(saved.rbm.weights),
+                                  seen[-1]["weights"])
+
+
+def test_a_nan_model_refuses_to_sample():
+    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=0)
+    rbm.weights = np.full((N_VISIBLE, N_HIDDEN), np.nan, dtype=np.float32)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        rbm.sample(3, steps=2)
+
+
+def test_absurd_learning_rates_are_refused():
+    with pytest.raises(ValueError, match="learning_rate must lie in"):
+        xprbm.TrainConfig(learning_rate=1e308)
