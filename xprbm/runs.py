@@ -6,9 +6,14 @@ Nothing here prints; progress bars are optional.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import math
+import os
+import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import datasets, plot
+from .checkpoint import write_atomic
 from .metrics import free_energy_gap, pseudo_log_likelihood, reconstruction_error
 from .partition import ais, exact_log_partition, log_likelihood
 from .rng import CounterRNG
@@ -208,6 +214,124 @@ def split_rows(X: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, n
     return X[np.sort(train_rows)], X[np.sort(valid_rows)]
 
 
+# ---------------------------------------------------------------------------- run folders
+#: what a run writes into its folder (``--overwrite`` removes exactly these)
+RUN_FILES = (
+    "checkpoint.npz", "run.json", "history.csv", "history.json", "learning_curves.png",
+    "samples.png", "samples.npy", "samples_mean.npy", "filters.png", "free_energy.png",
+    "summary.txt",
+)
+LOCK_FILE = ".xprbm.lock"
+
+
+class RunLockedError(RuntimeError):
+    """Another process is writing the run folder."""
+
+
+class RunFolder:
+    """A run's folder, locked while this process writes it.
+
+    The lock is an advisory ``flock`` on ``.xprbm.lock`` inside the folder (POSIX), held
+    for the ``with`` block: the system releases it when the process ends in any way, so a
+    killed run never leaves the folder locked. The file says who holds the lock, for the
+    error a second writer gets. Where ``fcntl`` is missing (Windows) nothing is locked.
+
+    Parameters
+    ----------
+    path : Path
+    command : str
+        What this process is, for a second writer's error message.
+    """
+
+    def __init__(self, path: Path, command: str) -> None:
+        self.path, self.command = path, command
+        self._fd: int | None = None
+
+    def __enter__(self) -> RunFolder:
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            import fcntl
+        except ImportError:
+            return self
+        lock = self.path / LOCK_FILE
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 4096).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise RunLockedError(f"{self.path} is being written by {holder}; wait until it "
+                                 "ends or choose another --out") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, (f"process {os.getpid()} on {socket.gethostname()} ({self.command}, "
+                      f"since {time.strftime('%Y-%m-%d %H:%M:%S')})").encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+            os.close(self._fd)  # releases the lock
+            self._fd = None
+
+    def holds_run(self) -> bool:
+        """Whether the folder holds files of a run."""
+        return any(os.path.lexists(self.path / name) for name in ("checkpoint.npz", "run.json"))
+
+    def clear(self) -> None:
+        """Remove the files of an earlier run (links themselves, never their targets)."""
+        for name in RUN_FILES:
+            with contextlib.suppress(FileNotFoundError):
+                (self.path / name).unlink()
+
+
+def read_run_file(path: Path) -> dict[str, Any]:
+    """The checked contents of a run's ``run.json`` (``{}`` when there is none).
+
+    Raises
+    ------
+    ValueError
+        Not valid JSON, or entries of the wrong kind; the message names the file.
+    """
+    if not os.path.lexists(path):
+        return {}
+    try:
+        run = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ValueError(f"{path} cannot be read as JSON ({exc}); remove it and pass --data, "
+                         "or restore it") from exc
+    data = run.get("data", {}) if isinstance(run, dict) else None
+    problems = []
+    if not isinstance(run, dict) or not isinstance(data, dict):
+        problems.append("it is not a record of a run")
+    else:
+        if not isinstance(data.get("data", ""), str):
+            problems.append("its data set is not a name or a path")
+        if not (data.get("binarize") is None or data.get("binarize") == "stochastic"
+                or _is_number(data.get("binarize"))):
+            problems.append("its binarize is neither a number, 'stochastic' nor null")
+        if not (data.get("validation") is None or _is_number(data.get("validation"))):
+            problems.append("its validation fraction is not a number")
+        for key, value in (("seed", data.get("seed", 0)),
+                           ("pictures_seed", run.get("pictures_seed", 0))):
+            if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+                problems.append(f"its {key} is not a non-negative integer")
+        shape = run.get("image_shape")
+        if shape is not None and not (isinstance(shape, list) and len(shape) == 2 and all(
+                isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)):
+            problems.append("its image_shape is not two positive integers")
+    if problems:
+        raise ValueError(f"{path} is damaged: {'; '.join(problems)}; fix or remove it (and "
+                         "pass --data)")
+    return run
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(
+        value)
+
+
 # ------------------------------------------------------------------------------ outputs
 def history_rows(history: History) -> list[dict[str, Any]]:
     """One dict per epoch, NaN written as None (JSON null)."""
@@ -225,14 +349,27 @@ def history_rows(history: History) -> list[dict[str, Any]]:
 def write_history(history: History, out: Path) -> tuple[Path, Path]:
     """Write ``history.csv`` and ``history.json`` (a list of per-epoch records) into ``out``."""
     rows = history_rows(history)
-    csv_path, json_path = out / "history.csv", out / "history.json"
-    with open(csv_path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(history.columns()))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: "" if v is None else v for k, v in row.items()})
-    json_path.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=list(history.columns()))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    csv_path = write_text(out / "history.csv", table.getvalue())
+    json_path = write_text(out / "history.json", json.dumps(rows, indent=1) + "\n")
     return csv_path, json_path
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically (a link at ``path`` is replaced, never
+    followed)."""
+    write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
+    return path
+
+
+def save_array(path: Path, array: np.ndarray) -> Path:
+    """``np.save`` to ``path`` atomically."""
+    write_atomic(path, lambda handle: np.save(handle, array))
+    return path
 
 
 def draw_samples(rbm: RBM, n: int, steps: int, *, init: np.ndarray | None = None,
@@ -266,8 +403,8 @@ def draw_samples(rbm: RBM, n: int, steps: int, *, init: np.ndarray | None = None
 
 
 def save_figure(fig: Any, path: Path) -> Path:
-    """Write a matplotlib figure as PNG."""
-    fig.savefig(path, dpi=100)
+    """Write a matplotlib figure as PNG, atomically."""
+    write_atomic(path, lambda handle: fig.savefig(handle, format="png", dpi=100))
     return path
 
 
@@ -316,8 +453,8 @@ def write_samples(samples: np.ndarray, means: np.ndarray, out: Path,
     The grid shows the means ``p(v | h)`` (the binary states are the same pictures with
     sampling noise).
     """
-    np.save(out / "samples.npy", samples)
-    np.save(out / "samples_mean.npy", means)
+    save_array(out / "samples.npy", samples)
+    save_array(out / "samples_mean.npy", means)
     fig, _ = plot.image_grid(means, image_shape=image_shape, title=title)
     return {"sample grid": save_figure(fig, out / "samples.png"),
             "samples": out / "samples.npy", "sample means": out / "samples_mean.npy"}
