@@ -24,7 +24,7 @@ def _idx_bytes(array: np.ndarray) -> bytes:
     return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
 
 
-def _write_mnist(directory, n_train=6, n_test=4, side=4, compress=True, seed=0):
+def _write_mnist(directory, n_train=6, n_test=4, side=28, compress=True, seed=0):
     """Tiny stand-ins for the four MNIST files; returns {split: (images, labels)}."""
     g = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
@@ -77,7 +77,7 @@ def test_mnist_reads_a_directory(tmp_path, compress):
     for split in ("train", "test"):
         images, labels = content[split]
         X, y = datasets.mnist(tmp_path / "m", split=split, binarize=None)
-        assert X.dtype == np.float32 and X.shape == (len(labels), 16)
+        assert X.dtype == np.float32 and X.shape == (len(labels), 784)
         np.testing.assert_allclose(X, images.reshape(len(labels), -1) / 255.0, rtol=1e-6)
         np.testing.assert_array_equal(y, labels)
         assert y.dtype == np.int64
@@ -86,7 +86,7 @@ def test_mnist_reads_a_directory(tmp_path, compress):
 
 
 def test_mnist_stochastic_binarisation_is_seeded(tmp_path):
-    _write_mnist(tmp_path, n_train=50, side=6)
+    _write_mnist(tmp_path, n_train=50)
     a, _ = datasets.mnist(tmp_path, binarize="stochastic", seed=3)
     b, _ = datasets.mnist(tmp_path, binarize="stochastic", seed=3)
     c, _ = datasets.mnist(tmp_path, binarize="stochastic", seed=4)
@@ -231,3 +231,22 @@ def test_load_array_errors(tmp_path):
         datasets.load_array(tmp_path / "x.csv")
     with pytest.raises(ValueError, match="cannot be read"):
         datasets.load_array(tmp_path / "bad.npz")
+
+
+def test_read_idx_bounds_what_it_reads(tmp_path):
+    """Sizes that wrap around 64 bits, empty files, and gzip bombs fail before any big read."""
+    wrapped = b"\0\0\x08\x04" + struct.pack(">4I", 65536, 65536, 65536, 65536)
+    (tmp_path / "wrap").write_bytes(wrapped)
+    (tmp_path / "empty").write_bytes(b"\0\0\x08\x02" + struct.pack(">2I", 0, 5))
+    bomb = _idx_bytes(np.zeros((10, 3), dtype=np.uint8)) + bytes(50_000_000)
+    (tmp_path / "bomb").write_bytes(gzip.compress(bomb, compresslevel=1))
+    for name, message in (("wrap", "more than the"), ("empty", "holds no items"),
+                          ("bomb", "more")):
+        with pytest.raises(ValueError, match=message):
+            datasets.read_idx(tmp_path / name)
+
+
+def test_mnist_refuses_images_that_are_not_28_by_28(tmp_path):
+    _write_mnist(tmp_path, side=27)
+    with pytest.raises(ValueError, match="28, 28"):
+        datasets.mnist(tmp_path, split="test")

@@ -49,3 +49,22 @@ def test_a_nan_model_refuses_to_sample():
 def test_absurd_learning_rates_are_refused():
     with pytest.raises(ValueError, match="learning_rate must lie in"):
         xprbm.TrainConfig(learning_rate=1e308)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, ">f4", ">f8", ">i2", np.longdouble, np.uint8])
+def test_fit_takes_every_numeric_dtype_and_byte_order(dtype):
+    X = _data(40)
+    reference = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=1)
+    reference.fit(X, epochs=1, batch_size=10, progress=False)
+    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=1)
+    rbm.fit(X.astype(dtype), epochs=1, batch_size=10, progress=False)
+    np.testing.assert_array_equal(rbm.weights, reference.weights)
+
+
+def test_read_only_parameters_are_copied_not_written():
+    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=1)
+    frozen = np.array(rbm.weights)
+    frozen.flags.writeable = False
+    rbm.weights = frozen
+    rbm.fit(_data(40), epochs=1, batch_size=10, progress=False)
+    assert rbm.weights is not frozen and not np.array_equal(rbm.weights, frozen)

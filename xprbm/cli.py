@@ -565,21 +565,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _evaluation_table(result: Any) -> str:
     names = list(result.rows)
-    lines = [f"{'':34s}" + "".join(f"{n:>14s}" for n in names)]
+    bounds = None
+    if result.log_z is not None and result.log_z_bounds is not None:
+        bounds = [f"[{r['log_likelihood_low']:.2f}, {r['log_likelihood_high']:.2f}]"
+                  for r in result.rows.values()]
+    width = max(14, *(len(n) + 2 for n in names), *(len(b) + 2 for b in bounds or []))
+    lines = [f"{'':34s}" + "".join(f"{n:>{width}s}" for n in names)]
 
     def line(label: str, key: str, fmt: str) -> None:
-        cells = "".join(f"{format(result.rows[n][key], fmt):>14s}" for n in names)
+        cells = "".join(f"{format(result.rows[n][key], fmt):>{width}s}" for n in names)
         lines.append(f"{label:34s}{cells}")
 
     line("pseudo-log-likelihood per unit", "pll_per_unit", ".4f")
     line("reconstruction error", "recon_error", ".4f")
     if result.log_z is not None:
         line("log-likelihood per sample", "log_likelihood", ".2f")
-        if result.log_z_bounds is not None:
-            bounds = [f"[{r['log_likelihood_low']:.2f}, {r['log_likelihood_high']:.2f}]"
-                      for r in result.rows.values()]
-            cells = "".join(f"{b:>14s}" for b in bounds)
-            lines.append(f"{'  bounds':34s}{cells}")
+        if bounds is not None:
+            lines.append(f"{'  bounds':34s}" + "".join(f"{b:>{width}s}" for b in bounds))
     lines.append(f"(pseudo-log-likelihood: {result.pll_note})")
     gap = "n/a (no validation rows)" if result.free_energy_gap is None else \
         f"{result.free_energy_gap:.3f}"

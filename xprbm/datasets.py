@@ -108,6 +108,11 @@ def binarize(X: Any, threshold: float = 0.5) -> np.ndarray:
         raise TypeError(f"binarize needs numeric data; got dtype {X.dtype}")
     if X.dtype.kind == "f" and np.isnan(X).any():
         raise ValueError("binarize: X contains NaN; remove or impute it first")
+    if isinstance(threshold, (bool, np.bool_)) or not isinstance(threshold, (int, float,
+                                                                            np.number)):
+        raise TypeError(f"binarize: threshold must be a number; got {threshold!r}")
+    if not np.isfinite(threshold):
+        raise ValueError(f"binarize: threshold must be finite; got {threshold}")
     return (X > threshold).astype(np.float32)
 
 
@@ -275,6 +280,8 @@ MNIST_SHA256 = {
 }
 #: environment variable naming the data directory (overrides the platform cache directory)
 DATA_ENV = "XPRBM_DATA"
+#: the largest IDX payload read (the MNIST training images are 47 MB)
+MAX_IDX_BYTES = 1 << 30
 #: IDX type codes and the big-endian dtypes they stand for
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -332,34 +339,41 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     with open(path, "rb") as handle:
         compressed = handle.read(2) == _GZIP_MAGIC
+    opener = gzip.open if compressed else open
     try:
-        if compressed:
-            with gzip.open(path, "rb") as handle:
-                raw = handle.read()
-        else:
-            raw = path.read_bytes()
+        with opener(path, "rb") as handle:
+            return _read_idx_stream(handle, str(path))
     except (OSError, EOFError, zlib.error) as exc:
         raise ValueError(f"{path}: damaged gzip file ({exc}); delete it and fetch it again") \
             from exc
-    return _parse_idx(raw, str(path))
 
 
-def _parse_idx(raw: bytes, name: str) -> np.ndarray:
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise ValueError(f"{name} is not an IDX file (bad magic number {raw[:4].hex() or 'none'})")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError(f"{name}: IDX header truncated ({len(raw)} bytes)")
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(raw) != expected:
+def _read_idx_stream(handle: Any, name: str) -> np.ndarray:
+    """Header first, then exactly the bytes it declares (at most ``MAX_IDX_BYTES``): a
+    damaged or hostile file never makes this read more than its header promises."""
+    magic = handle.read(4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_DTYPES:
+        raise ValueError(f"{name} is not an IDX file (bad magic number {magic.hex() or 'none'})")
+    ndim = magic[3]
+    dims = handle.read(4 * ndim)
+    if len(dims) < 4 * ndim:
+        raise ValueError(f"{name}: IDX header truncated")
+    shape = struct.unpack(f">{ndim}I", dims)
+    dtype = np.dtype(_IDX_DTYPES[magic[2]])
+    n_bytes = math.prod(shape) * dtype.itemsize  # Python integers: no wrap-around
+    if ndim == 0 or shape[0] == 0:
+        raise ValueError(f"{name}: the IDX file holds no items (shape {shape})")
+    if n_bytes > MAX_IDX_BYTES:
+        raise ValueError(f"{name}: the IDX header declares shape {shape} ({n_bytes} bytes), "
+                         f"more than the {MAX_IDX_BYTES} bytes this reader accepts")
+    raw = handle.read(n_bytes + 1)
+    if len(raw) != n_bytes:
         raise ValueError(
-            f"{name}: IDX file of shape {shape} should have {expected} bytes but has {len(raw)} "
-            "(truncated or corrupted); delete it and fetch it again"
+            f"{name}: IDX file of shape {shape} should hold {n_bytes} data bytes but holds "
+            f"{'fewer' if len(raw) < n_bytes else 'more'} (truncated or corrupted); delete it "
+            "and fetch it again"
         )
-    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    data = np.frombuffer(raw, dtype=dtype).reshape(shape)
     return data.astype(dtype.newbyteorder("="))
 
 
@@ -428,10 +442,13 @@ def mnist(
         found = [f or _fetch_checked(f"{stem}.gz", directory, base_url, progress)
                  for stem, f in zip(stems, found, strict=True)]
     images, labels = (read_idx(f) for f in found)
-    if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
+    if (images.ndim != 3 or images.shape[1:] != (28, 28) or labels.ndim != 1
+            or images.shape[0] != labels.shape[0] or labels.min() < 0 or labels.max() > 9):
         raise ValueError(
-            f"MNIST files in {directory} do not fit together: images of shape {images.shape}, "
-            f"labels of shape {labels.shape}; replace them with the standard files"
+            f"MNIST files in {directory} do not fit together: images of shape {images.shape} "
+            f"(expected (n, 28, 28)), labels of shape {labels.shape} with values in "
+            f"[{labels.min()}, {labels.max()}] (expected 0-9); replace them with the standard "
+            "files"
         )
     X = images.reshape(images.shape[0], -1).astype(np.float32) / np.float32(255.0)
     return _binarized(X, binarize, seed), labels.astype(np.int64)

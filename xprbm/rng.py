@@ -66,7 +66,9 @@ def seed_to_key(seed: int | None) -> tuple[int, int]:
     if seed is None:
         seed = int(np.random.SeedSequence().entropy) & MASK64
     seed = check_int(seed, "seed", 0)
-    return seed, mix64(seed & MASK64 ^ 0x5851F42D4C957F2D)
+    if seed > MASK64:  # larger seeds would share streams with seed % 2**64
+        raise ValueError(f"seed must be below 2**64; got {seed}")
+    return seed, mix64(seed ^ 0x5851F42D4C957F2D)
 
 
 @dataclass

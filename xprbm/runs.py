@@ -128,8 +128,15 @@ def load_data(spec: str, *, binarize: float | str | None = None,
     else:
         X, image_shape, settings["data"] = _file(spec)
     if binarize is not None:
+        grey = X
         X = datasets.binarize_stochastic(X, seed) if binarize == "stochastic" else \
             datasets.binarize(X, float(binarize))
+        if X.size and X.min() == X.max():
+            raise ValueError(
+                f"--binarize {binarize} turns every value of --data {spec} into "
+                f"{int(X.flat[0])} (its values lie in [{grey.min():g}, {grey.max():g}]); "
+                "pick a threshold inside that range"
+            )
     else:
         _check_binary(X, spec)
     if validation is None and spec not in NAMED_DATA and X.shape[0] >= 20:
@@ -488,7 +495,8 @@ def evaluate(rbm: RBM, data: Data, *, pll_rows: int = 1000, exact_max_units: int
         splits["validation"] = data.valid
     bounds = None
     if min(rbm.n_visible, rbm.n_hidden) <= exact_max_units:
-        log_z, method = exact_log_partition(rbm, max_units=exact_max_units), "exact"
+        log_z = exact_log_partition(rbm, max_units=exact_max_units, progress=progress)
+        method = "exact"
     else:
         options = {} if ais_betas is None else {"n_betas": ais_betas}
         estimate = ais(rbm, n_chains=ais_chains, base="data", data=data.train, seed=seed,

@@ -537,7 +537,9 @@ class Trainer:
         checkpoint = checkpoint_saver(checkpoint_every, checkpoint_path)
         rbm, state = self.rbm, self.state
         update = self._update_object()  # before the BLAS limit below: it may load another BLAS
-        X = rbm.visible(X, name="X", binary=True, convert=not update.keeps_data_dtype)
+        # the update may gather batches from the data as they are (uint8 stays uint8)
+        keep = rbm.backend == "numpy" and update.reads_data_of(getattr(X, "dtype", None))
+        X = rbm.visible(X, name="X", binary=True, convert=not keep)
         self._check_same_data(X, new_data)
         X, valid = self._split_validation(X, validation)
         if state.velocity is None:
@@ -664,7 +666,8 @@ class Trainer:
     def _split_validation(self, X: Any, validation: Any) -> tuple[Any, Any]:
         if validation is None:
             return X, None
-        if isinstance(validation, (float, int)) and not isinstance(validation, bool):
+        if isinstance(validation, (float, int, np.floating, np.integer)) and not isinstance(
+                validation, (bool, np.bool_)):
             frac = check_range(validation, "validation", 0.0, 1.0, low_open=True, high_open=True)
             train_rows, valid_rows = held_out_rows(
                 X.shape[0], frac, self.state.rng.derived_generator("validation_split"),

@@ -58,6 +58,9 @@ def as_model_array(
     ValueError
         Wrong dimensionality or width, no rows, NaN/inf, values outside {0, 1} / [0, 1].
     """
+    if type(x).__module__.startswith("scipy.sparse"):
+        raise TypeError(f"{name} is a SciPy sparse matrix; RBMs work on dense rows: pass "
+                        f"{name}.toarray() (binary data are small as uint8 or bool)")
     owner = namespace_name(x) if hasattr(x, "shape") else "numpy"
     if owner != "numpy" and owner != backend.name:
         raise TypeError(

@@ -128,8 +128,9 @@ def count_invalid(arr: Any, binary: bool, method: str) -> int | None:
 
 
 def state_log_sums(backend: Backend, small_bias: Any, coupling: Any, big_bias: Any,
-                   method: str) -> Iterable[float]:
-    """Per-block log-sum-exp of the log weights of every state of a layer (see
+                   method: str) -> Iterable[tuple[float, int]]:
+    """Per-block log-sum-exp of the log weights of every state of a layer, with the block's
+    number of states (see
     :func:`.generic.state_log_sums`); Numba visits the states in Gray-code order, one unit
     change per state, in parallel segments."""
     if method == "numba":

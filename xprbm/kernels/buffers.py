@@ -67,9 +67,9 @@ class StackedBuffers(Update):
                 chains: dict[str, Any] | None) -> None:
         """Rebind every array in the dicts to a C-contiguous array of the model's dtype.
 
-        The fast updates hand raw memory to BLAS and to compiled kernels as C-ordered arrays
-        of one dtype, and a user may have assigned a Fortran-ordered, transposed or float64
-        array. Arrays that already fit are kept (no copy).
+        The fast updates hand raw memory to BLAS and to compiled kernels as C-ordered,
+        writable arrays of one dtype, and a user may have assigned a Fortran-ordered,
+        transposed, read-only or float64 array. Arrays that already fit are kept (no copy).
 
         Raises
         ------
@@ -89,5 +89,6 @@ class StackedBuffers(Update):
             if tuple(array.shape) != shape:
                 raise ValueError(f"{label} has shape {tuple(array.shape)}; the model needs "
                                  f"{shape}")
-            if not array.flags.c_contiguous or array.dtype != self.dtype:
-                owner[key] = self.backend.xp.ascontiguousarray(array, dtype=self.dtype)
+            if (not array.flags.c_contiguous or array.dtype != self.dtype
+                    or not array.flags.writeable):  # the update writes them in place
+                owner[key] = self.backend.xp.array(array, dtype=self.dtype, order="C")

@@ -142,7 +142,7 @@ def binary_states(xp: Any, start: int, stop: int, n_units: int, device: Any = No
 
 
 def state_log_sums(backend: Backend, small_bias: Any, coupling: Any, big_bias: Any
-                   ) -> Iterator[float]:
+                   ) -> Iterator[tuple[float, int]]:
     """Log-sum-exp of the log weights ``s·small_bias + Σ_k softplus(big_bias + s @ coupling)_k``
     over every binary state ``s`` of the smaller layer, one value per block of states.
 
@@ -157,17 +157,19 @@ def state_log_sums(backend: Backend, small_bias: Any, coupling: Any, big_bias: A
 
     Yields
     ------
-    float
+    (float, int)
+        A block's log-sum-exp and how many states it covered.
     """
     xp = backend.xp
     n_small, n_big = int(coupling.shape[0]), int(coupling.shape[1])
     total = 1 << n_small
     rows = max(1, min(total, ENUMERATION_BLOCK // max(1, n_big)))
     for start in range(0, total, rows):
-        states = binary_states(xp, start, min(total, start + rows), n_small, backend.device)
+        stop = min(total, start + rows)
+        states = binary_states(xp, start, stop, n_small, backend.device)
         log_weight = states @ small_bias + xp.sum(softplus(xp, states @ coupling + big_bias),
                                                   axis=1)
-        yield logsumexp_host(xp, log_weight)
+        yield logsumexp_host(xp, log_weight), stop - start
 
 
 def bernoulli(backend: Backend, field: Any, bias: Any, base: int) -> Any:

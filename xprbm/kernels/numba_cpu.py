@@ -155,11 +155,30 @@ _count_invalid_serial = _jit(_count_invalid_rows)
 _count_invalid_parallel = _jit_parallel(_count_invalid_rows)
 
 
-def count_invalid(x: np.ndarray, binary: bool) -> int:
-    """Number of entries of the 2-D array ``x`` that are not 0/1 (``binary``) or in [0, 1].
+#: the dtypes the compiled kernels read (in native byte order)
+READABLE_DTYPES = tuple(np.dtype(t) for t in (
+    np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
+    np.float32, np.float64))
+
+
+def readable(dtype: object) -> bool:
+    """Whether the compiled kernels read arrays of ``dtype`` (float16, long double and
+    byte-swapped arrays are not compiled)."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        return False
+    return dtype in READABLE_DTYPES and dtype.isnative
+
+
+def count_invalid(x: np.ndarray, binary: bool) -> int | None:
+    """Number of entries of the 2-D array ``x`` that are not 0/1 (``binary``) or in [0, 1],
+    or None for a dtype the kernels do not read.
 
     NaN and infinities count as invalid. One vectorised pass, parallel over rows for large
     arrays.
     """
+    if not readable(x.dtype):
+        return None
     large = x.size >= PARALLEL_MIN_ELEMENTS
     return int((_count_invalid_parallel if large else _count_invalid_serial)(x, binary))

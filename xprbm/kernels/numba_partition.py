@@ -127,9 +127,10 @@ def gray_log_weights(first: int, small_bias: np.ndarray, coupling: np.ndarray,
 
 
 def state_log_sums(small_bias: np.ndarray, coupling: np.ndarray, big_bias: np.ndarray
-                   ) -> Iterator[float]:
+                   ) -> Iterator[tuple[float, int]]:
     """Log-sum-exp of the log weights of every state, one value per block of
-    :data:`BLOCK_STATES` states (see :func:`xprbm.kernels.generic.state_log_sums`).
+    :data:`BLOCK_STATES` states, with the block's size (see
+    :func:`xprbm.kernels.generic.state_log_sums`).
 
     Parameters
     ----------
@@ -143,4 +144,4 @@ def state_log_sums(small_bias: np.ndarray, coupling: np.ndarray, big_bias: np.nd
     for start in range(0, total, out.shape[0]):
         block = out[: min(out.shape[0], total - start)]
         gray_log_weights(start, small_bias, coupling, big_bias, block)
-        yield logsumexp_host(np, block)
+        yield logsumexp_host(np, block), block.shape[0]

@@ -10,6 +10,7 @@ import numpy as np
 from ..backend import Backend
 from ..rng import CounterRNG
 from .buffers import StackedBuffers
+from .numba_cpu import readable
 from .update import PARAMETERS, UpdateLayout, UpdateSettings, draw_bases
 
 
@@ -34,8 +35,12 @@ class NumbaUpdate(StackedBuffers):
         SciPy's BLAS or threadpoolctl cannot be imported (the caller falls back).
     """
 
-    keeps_data_dtype = True
     single_thread_blas = True
+
+    def reads_data_of(self, dtype: Any) -> bool:
+        """uint8 and bool rows stay 4x smaller than float32; float16, long double and
+        byte-swapped data are converted first (Numba compiles none of them)."""
+        return readable(dtype)
 
     def __init__(self, backend: Backend, dtype: Any, layout: UpdateLayout) -> None:
         import threadpoolctl  # noqa: F401  (holds the BLAS at one thread during the run)

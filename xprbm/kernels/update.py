@@ -85,10 +85,13 @@ class Update:
     layout : UpdateLayout
     """
 
-    #: the update reads training data of any dtype (False: pass data in the model's dtype)
-    keeps_data_dtype = False
     #: hold BLAS at one thread whatever the sizes (an update that runs its own threads)
     single_thread_blas = False
+
+    def reads_data_of(self, dtype: Any) -> bool:
+        """Whether the update gathers batches straight from training data of ``dtype`` (a
+        NumPy dtype); False means: pass the data in the model's dtype."""
+        return False
 
     def __init__(self, backend: Backend, layout: UpdateLayout) -> None:
         self.backend = backend

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import TYPE_CHECKING, Any, SupportsFloat
 
 import numpy as np
 
 from .. import kernels
 from ..kernels import generic
+from ..progress import progress_bar
 from ..validation import check_positive_int
 
 if TYPE_CHECKING:
@@ -27,7 +29,8 @@ def float64_params(rbm: RBM) -> tuple[Any, Any, Any]:
                                                     rbm.hidden_bias))
 
 
-def exact_log_partition(rbm: RBM, *, max_units: int = MAX_EXACT_UNITS) -> float:
+def exact_log_partition(rbm: RBM, *, max_units: int = MAX_EXACT_UNITS,
+                        progress: bool = False) -> float:
     """``log Z`` by enumerating every state of the smaller layer, in float64.
 
     For hidden states ``log Z = logsumexp_h [h·c + Σ_i softplus(b_i + (W h)_i)]``; for visible
@@ -44,7 +47,10 @@ def exact_log_partition(rbm: RBM, *, max_units: int = MAX_EXACT_UNITS) -> float:
     rbm : RBM
         Any backend and dtype; the sums run in float64 on the model's backend.
     max_units : int
-        Refuse smaller layers above this many units (the cost doubles with every unit).
+        Refuse smaller layers above this many units (the cost doubles with every unit);
+        above the default, a ``RuntimeWarning`` says what it will cost.
+    progress : bool
+        Show a progress bar over the states.
 
     Returns
     -------
@@ -73,9 +79,17 @@ def exact_log_partition(rbm: RBM, *, max_units: int = MAX_EXACT_UNITS) -> float:
         small_bias, big_bias, coupling = c, b, W.T  # states h: (S, H) @ (H, V)
     else:
         small_bias, big_bias, coupling = b, c, W  # states v: (S, V) @ (V, H)
-    parts = np.fromiter(kernels.state_log_sums(rbm.array_backend, small_bias, coupling,
-                                               big_bias, rbm.fast_path), dtype=np.float64)
-    log_z = generic.logsumexp_host(np, parts)
+    if n_small > MAX_EXACT_UNITS:
+        warnings.warn(f"enumerating 2**{n_small} states of the smaller layer: this can take "
+                      "hours; xprbm.ais estimates log Z in seconds", RuntimeWarning,
+                      stacklevel=2)
+    parts = []
+    with progress_bar(total=1 << n_small, enabled=progress, desc="log Z", unit="state") as bar:
+        for part, states in kernels.state_log_sums(rbm.array_backend, small_bias, coupling,
+                                                   big_bias, rbm.fast_path):
+            parts.append(part)
+            bar.update(states)
+    log_z = generic.logsumexp_host(np, np.asarray(parts))
     if math.isnan(log_z):
         raise ValueError("log Z is NaN: the model's parameters contain NaN values")
     return log_z
