@@ -68,3 +68,29 @@ def test_read_only_parameters_are_copied_not_written():
     rbm.weights = frozen
     rbm.fit(_data(40), epochs=1, batch_size=10, progress=False)
     assert rbm.weights is not frozen and not np.array_equal(rbm.weights, frozen)
+
+
+def test_compiled_kernels_are_cached_per_user_never_in_the_package(tmp_path):
+    """Numba's default would write into site-packages/xprbm/kernels/__pycache__, which
+    outlives an uninstall and shadows a later editable install."""
+    pytest.importorskip("numba")
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    package = Path(xprbm.__file__).parent
+    before = set(package.rglob("*.nb[ic]"))
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env.update(XDG_CACHE_HOME=str(tmp_path), PYTHONPATH=str(package.parent))
+    script = ("import numpy as np, xprbm\n"
+              "X = (np.random.default_rng(0).random((40, 7)) < 0.4).astype(np.float32)\n"
+              "xprbm.RBM(7, 5, seed=0).fit(X, epochs=1, batch_size=10, progress=False)\n"
+              "from xprbm.kernels import numba_cpu\n"
+              "print(numba_cpu._bernoulli_serial._cache._cache_path)")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().startswith(str(tmp_path / "xprbm" / "numba"))
+    assert list((tmp_path / "xprbm" / "numba").rglob("*.nbi"))
+    assert set(package.rglob("*.nb[ic]")) == before

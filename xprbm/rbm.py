@@ -9,7 +9,14 @@ from typing import Any
 import numpy as np
 
 from . import kernels, sampling
-from .backend import BACKENDS, DTYPES, Backend, BackendUnavailableError, get_backend
+from .backend import (
+    BACKENDS,
+    DTYPES,
+    Backend,
+    BackendUnavailableError,
+    get_backend,
+    namespace_name,
+)
 from .checkpoint import require, rng_state, stored_array, stored_int, stored_rng
 from .kernels import generic
 from .rng import CounterRNG, seed_to_key, stream_for
@@ -67,6 +74,9 @@ class RBM:
             fast_path = kernels
         n_visible = check_positive_int(n_visible, "n_visible")
         n_hidden = check_positive_int(n_hidden, "n_hidden")
+        self._shapes = {"weights": (n_visible, n_hidden), "visible_bias": (n_visible,),
+                        "hidden_bias": (n_hidden,)}
+        self._params: dict[str, Any] = {}
         self._set_backend(get_backend(backend), dtype, fast_path)
         self.seed, key = seed_to_key(seed)
         self.rng = CounterRNG(key)
@@ -98,11 +108,46 @@ class RBM:
 
     @property
     def n_visible(self) -> int:
-        return int(self.weights.shape[0])
+        return self._shapes["weights"][0]
 
     @property
     def n_hidden(self) -> int:
-        return int(self.weights.shape[1])
+        return self._shapes["weights"][1]
+
+    def _parameter(name: str) -> property:  # noqa: N805  (builds the three properties below)
+        def get(self: RBM) -> Any:
+            return self._params[name]
+
+        def put(self: RBM, value: Any) -> None:
+            self._params[name] = self._checked_parameter(name, value)
+
+        return property(get, put, doc=f"The model's {name.replace('_', ' ')} (checked when "
+                                      "assigned: shape, real floating values, backend).")
+
+    weights = _parameter("weights")
+    visible_bias = _parameter("visible_bias")
+    hidden_bias = _parameter("hidden_bias")
+    del _parameter
+
+    def _checked_parameter(self, name: str, value: Any) -> Any:
+        """``value`` as a parameter array of the model's backend, or an error that says why
+        not (a wrong shape or dtype would otherwise surface later, or be saved)."""
+        backend = self.array_backend
+        if not backend.owns(value):
+            owner = namespace_name(value) if hasattr(value, "shape") else "numpy"
+            if owner != "numpy":
+                raise TypeError(f"{name} is a {owner} array but the model runs on "
+                                f"backend={backend.name!r}")
+            value = np.asarray(value) if backend.name == "numpy" else backend.asarray(value)
+        floating = (backend.xp.isdtype(value.dtype, "real floating")
+                    if backend.name == "array_api_strict" else value.dtype.kind == "f")
+        if not floating:
+            raise TypeError(f"{name} must hold real floating-point numbers; got dtype "
+                            f"{value.dtype}")
+        if tuple(value.shape) != self._shapes[name]:
+            raise ValueError(f"{name} must have shape {self._shapes[name]}; got "
+                             f"{tuple(value.shape)}")
+        return value
 
     def __repr__(self) -> str:
         return (
@@ -112,11 +157,7 @@ class RBM:
 
     def parameters(self) -> dict[str, Any]:
         """The three parameter arrays by name (the arrays themselves, not copies)."""
-        return {
-            "weights": self.weights,
-            "visible_bias": self.visible_bias,
-            "hidden_bias": self.hidden_bias,
-        }
+        return dict(self._params)
 
     def to_model_array(self, array: Any) -> Any:
         """``array`` (NumPy) as a new, writable array of the model's backend and dtype."""
@@ -129,6 +170,7 @@ class RBM:
         """A copy of this model (parameters and sampling RNG) on another backend."""
         other = RBM.__new__(RBM)
         other.__dict__.update(self.__dict__)
+        other._params = {}
         other._set_backend(get_backend(backend), self.dtype, "auto")
         other.rng = CounterRNG(self.rng.key, self.rng.step)
         for name, value in self.parameters().items():

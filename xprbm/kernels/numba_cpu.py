@@ -2,7 +2,8 @@
 
 Each element's random number is ``splitmix64(base + (i + 1) * GOLDEN)`` with ``i`` its
 row-major index (see :mod:`xprbm.rng`), so results do not depend on how rows are split
-among threads. Compiled on first use (``cache=True`` keeps the machine code between runs).
+among threads. Compiled on first use (``cache=True`` keeps the machine code between runs, in
+the per-user cache directory: :mod:`xprbm.kernels.numba_cache`).
 
 The training update itself lives in :mod:`xprbm.kernels.numba_update`, which inlines the
 sigmoid, exp and uniform helpers defined here. Sampling many chains at once (``RBM.sample``)
@@ -17,6 +18,9 @@ from numba.core import types
 from numba.core.extending import intrinsic
 
 from ..rng import GOLDEN, MIX1, MIX2, UNIFORM_SCALE
+from . import numba_cache
+
+numba_cache.install()  # before the first cache=True below: kernels cache per user
 
 _GOLDEN = np.uint64(GOLDEN)
 _MIX1 = np.uint64(MIX1)
