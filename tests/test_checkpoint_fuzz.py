@@ -62,3 +62,41 @@ def test_every_byte_flip_and_truncation_loads_the_same_or_raises(tmp_path):
     for n in range(len(good)):
         outcomes[_outcome(damaged, good[:n], expected)] += 1
     assert outcomes["refused"] > len(good)  # every truncation and most flips
+
+
+CRASHING_RUN = """
+import sys, numpy as np, xprbm
+X = (np.random.default_rng(0).random((200, 300)) < 0.3).astype(np.float32)
+rbm = xprbm.RBM(300, 400, seed=0)
+rbm.fit(X[:100], epochs=1, batch_size=100, progress=False)  # compiled before the clock runs
+print("ready", flush=True)
+rbm.fit(X, epochs=10**6, batch_size=100, checkpoint_every=1, checkpoint_path=sys.argv[1],
+        progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_during_periodic_saves_never_breaks_the_checkpoint(tmp_path):
+    """Each epoch saves (two updates, then a 2 MB checkpoint): a kill lands in a save often.
+    Whatever the moment, the file on disk loads; orphaned temp files go at the next save."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "ck.npz"
+    orphans_seen = 0
+    for delay in (0.3, 0.45, 0.6, 0.75, 0.9, 1.05):
+        run = subprocess.Popen([sys.executable, "-c", CRASHING_RUN, str(path)],
+                               stdout=subprocess.PIPE, text=True)
+        assert run.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+        if path.exists():
+            assert xprbm.load(path).epoch >= 1
+        orphans_seen += len(list(tmp_path.glob(".ck.npz.*.tmp")))
+    assert path.exists()
+    xprbm.save(xprbm.load(path), path)
+    assert not list(tmp_path.glob(".ck.npz.*.tmp"))
+    print(f"temp files left by the kills: {orphans_seen}")

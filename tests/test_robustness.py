@@ -94,3 +94,63 @@ def test_compiled_kernels_are_cached_per_user_never_in_the_package(tmp_path):
     assert done.stdout.strip().startswith(str(tmp_path / "xprbm" / "numba"))
     assert list((tmp_path / "xprbm" / "numba").rglob("*.nbi"))
     assert set(package.rglob("*.nb[ic]")) == before
+
+
+def test_assigned_parameters_are_checked():
+    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=0)
+    with pytest.raises(ValueError, match=r"weights must have shape \(7, 5\)"):
+        rbm.weights = np.zeros((N_HIDDEN, N_VISIBLE), dtype=np.float32)
+    with pytest.raises(TypeError, match="real floating"):
+        rbm.hidden_bias = np.zeros(N_HIDDEN, dtype=np.complex64)
+    assert rbm.weights.shape == (N_VISIBLE, N_HIDDEN)  # nothing was changed
+
+
+def test_seeds_of_64_bits_and_beyond():
+    xprbm.RBM(3, 2, seed=2**64 - 1)
+    with pytest.raises(ValueError, match="below 2\\*\\*64"):
+        xprbm.RBM(3, 2, seed=2**64)
+
+
+def test_messages_name_the_real_problem(tmp_path):
+    sparse = pytest.importorskip("scipy.sparse")
+    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=0)
+    with pytest.raises(TypeError, match="sparse matrix.*toarray"):
+        rbm.fit(sparse.csr_matrix(_data()), progress=False)
+    history = rbm.fit(_data(), epochs=1, validation=np.float32(0.25), progress=False)
+    assert np.isfinite(history.valid_pll_per_unit[0])
+    with pytest.raises(FileNotFoundError, match="not a regular file"):
+        xprbm.load("/dev/null")
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        xprbm.save(rbm, folder)
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        rbm.fit(_data(), epochs=1, progress=False, checkpoint_path=folder)
+    xprbm.save(rbm, tmp_path / "model")
+    (tmp_path / "model").mkdir()  # a folder beside model.npz: load still finds the file
+    assert xprbm.load(tmp_path / "model").n_visible == N_VISIBLE
+
+
+def test_an_unwritable_checkpoint_folder_fails_before_training(tmp_path, monkeypatch):
+    import pathlib
+
+    def refuse(self, *args, **kwargs):  # root writes everywhere: make the folder refuse
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(pathlib.Path, "touch", refuse)
+    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=0)
+    with pytest.raises(PermissionError, match="cannot write checkpoints"):
+        rbm.fit(_data(), epochs=50, progress=False, checkpoint_path=tmp_path / "ck.npz")
+    assert rbm.trainer.epoch == 0
+
+
+def test_exact_log_partition_of_a_huge_layer_warns_first(monkeypatch):
+    from xprbm.partition import exact
+
+    def stop(**kwargs):  # enumerating 2**40 states would take hours: stop at the start
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(exact, "progress_bar", stop)
+    with pytest.warns(RuntimeWarning, match="2\\*\\*40 states"), \
+            pytest.raises(KeyboardInterrupt):
+        xprbm.exact_log_partition(xprbm.RBM(40, 40, seed=0), max_units=40)
