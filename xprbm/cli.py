@@ -603,8 +603,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings.update(DEMO_SETTINGS, epochs=args.epochs, hidden=args.hidden)
     out = _out_dir(args.out, "runs/demo")
     with RunFolder(out, "xprbm demo") as folder:
-        # the demo replaces an earlier demo of its own; any other run needs --overwrite
-        earlier_demo = read_run_file(out / RUN_FILE).get("command") == "demo"
+        # the demo replaces an earlier demo of its own (only demos write summary.txt, also
+        # before run.json said which command wrote it); any other run needs --overwrite
+        earlier_demo = (read_run_file(out / RUN_FILE).get("command") == "demo"
+                        or (out / "summary.txt").is_file())
         train_args = argparse.Namespace(
             **settings, command="demo", data="mnist-5k", binarize=None, validation=None,
             download=False, resume=None, overwrite=args.overwrite or earlier_demo,
