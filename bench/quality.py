@@ -161,21 +161,30 @@ def train_torch_tutorial(X: np.ndarray, seed: int, epochs: int) -> xprbm.RBM:
 
 
 def contenders(seed: int, epochs: int) -> list[tuple[str, Callable[[np.ndarray], xprbm.RBM]]]:
-    import sklearn
-    import torch
-
     batch, lr = MNIST_RECIPE["batch_size"], MNIST_RECIPE["learning_rate"]
-    return [
+    rows = [
         ("xprbm, defaults (momentum 0.5, visible bias from data)",
          lambda X: train_xprbm(X, seed, epochs, batch_size=batch, learning_rate=lr)),
         ('xprbm, init_visible_bias="zeros"',
          lambda X: train_xprbm(X, seed, epochs, batch_size=batch, learning_rate=lr,
                                init_visible_bias="zeros")),
-        (f"scikit-learn {sklearn.__version__} BernoulliRBM (float32)",
-         lambda X: train_sklearn(X, seed, epochs)),
-        (f"tutorial PCD-1, PyTorch {torch.__version__} (bench/torch_tutorial.py)",
-         lambda X: train_torch_tutorial(X, seed, epochs)),
     ]
+    try:  # the peers are optional: their rows are skipped when they are not installed
+        import sklearn
+    except ImportError:
+        print("scikit-learn is not installed: its row is skipped", file=sys.stderr)
+    else:
+        rows.append((f"scikit-learn {sklearn.__version__} BernoulliRBM (float32)",
+                     lambda X: train_sklearn(X, seed, epochs)))
+    try:
+        import torch
+    except ImportError:
+        print("PyTorch is not installed (pip install -e '.[bench]'): the tutorial row is "
+              "skipped", file=sys.stderr)
+    else:
+        rows.append((f"tutorial PCD-1, PyTorch {torch.__version__} "
+                     "(bench/torch_tutorial.py)", lambda X: train_torch_tutorial(X, seed, epochs)))
+    return rows
 
 
 # ------------------------------------------------------------------------------- sections
