@@ -121,7 +121,7 @@ def test_quiet_runs_print_no_warnings_and_broken_pipes_end_quietly(tmp_path, dat
     import warnings
 
     def noisy(args):
-        warnings.warn("overflow encountered", RuntimeWarning)
+        warnings.warn("overflow encountered", RuntimeWarning, stacklevel=2)
         return 0
 
     monkeypatch.setattr(cli, "cmd_sample", noisy)

@@ -154,3 +154,14 @@ def test_exact_log_partition_of_a_huge_layer_warns_first(monkeypatch):
     with pytest.warns(RuntimeWarning, match="2\\*\\*40 states"), \
             pytest.raises(KeyboardInterrupt):
         xprbm.exact_log_partition(xprbm.RBM(40, 40, seed=0), max_units=40)
+
+
+def test_only_a_resumed_state_checks_its_data(tmp_path):
+    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=0)
+    rbm.fit(_data(seed=0), epochs=1, progress=False)
+    rbm.trainer.run(_data(seed=1), epochs=1, progress=False)  # in-process: the user knows
+    path = xprbm.save(rbm.trainer, tmp_path / "ck")
+    with pytest.raises(ValueError, match="other data.*new_data=True"):
+        xprbm.load(path).run(_data(seed=0), epochs=1, progress=False)
+    xprbm.load(path).run(_data(seed=1), epochs=1, progress=False)  # the same data: fine
+    xprbm.load(path).run(_data(seed=0), epochs=1, progress=False, new_data=True)

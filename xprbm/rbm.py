@@ -351,9 +351,9 @@ class RBM:
     def partial_fit(self, X: Any, **options: Any) -> History:
         """One more pass over ``X`` with the existing training state (created if missing).
 
-        Persistent chains, momentum buffers and counters carry over from earlier calls, which
-        may each bring other rows (``new_data=True`` is the default here). Training settings
-        (as for :meth:`fit`) apply when the state is created; later calls must not change them.
+        Persistent chains, momentum buffers and counters carry over from earlier calls.
+        Training settings (as for :meth:`fit`) apply when the state is created; later calls
+        must not change them.
         """
         config, run_options = split_options(options)
         if "epochs" in run_options:
@@ -370,7 +370,6 @@ class RBM:
                     "existing run; call fit() to start a new run with them"
                 )
         run_options.setdefault("progress", False)
-        run_options.setdefault("new_data", True)  # each call may bring other rows
         return self.trainer.run(X, epochs=1, **run_options)
 
     # ------------------------------------------------------------- checkpoints

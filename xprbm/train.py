@@ -346,6 +346,8 @@ class TrainState:
     n_updates: int = 0
     history: History = field(default_factory=History)
     data_fingerprint: str | None = None
+    #: restored from a checkpoint and not run since: the next run checks its data
+    resumed: bool = field(default=False, compare=False)
 
     def copy(self, copy_array: Callable[[Any], Any]) -> TrainState:
         """An independent copy (arrays copied by ``copy_array``, streams and history too)."""
@@ -431,7 +433,7 @@ class TrainState:
             monitor_rng=stored_rng(meta.get("monitor_rng"), "monitor_rng"),
             velocity=velocity, **chains, epoch=epoch,
             n_updates=stored_int(meta.get("n_updates"), "n_updates"), history=history,
-            data_fingerprint=fingerprint)
+            data_fingerprint=fingerprint, resumed=True)
 
 
 class _StateField:
@@ -518,9 +520,10 @@ class Trainer:
         checkpoint_path : str or path-like, optional
             Checkpoint file, rewritten atomically; alone, it is saved at the end of the run.
         new_data : bool
-            Continue a state that was trained on other rows than ``X`` (by their
-            fingerprint, :func:`xprbm.datasets.fingerprint`); refused without it, because
-            resuming a run on the wrong data mixes two experiments silently.
+            Resume a state loaded from a checkpoint on other rows than it was trained on (by
+            their fingerprint, :func:`xprbm.datasets.fingerprint`); refused without it,
+            because resuming a run on the wrong data mixes two experiments silently. A
+            state that was not loaded continues on any data.
 
         Returns
         -------
@@ -577,12 +580,13 @@ class Trainer:
         return state.history
 
     def _check_same_data(self, X: Any, new_data: bool) -> None:
-        """Record the fingerprint of ``X``; refuse other data than the state's unless told."""
+        """Record the fingerprint of ``X``; a resumed state refuses other data unless told."""
         backend = self.rbm.array_backend
         found = fingerprint(int(X.shape[0]), int(X.shape[1]), lambda rows: backend.to_numpy(
             self.rbm.xp.take(X, backend.asarray(rows), axis=0)))
-        known = self.state.data_fingerprint
-        if known is not None and known != found and not new_data:
+        known, resumed = self.state.data_fingerprint, self.state.resumed
+        self.state.resumed = False
+        if resumed and known is not None and known != found and not new_data:
             raise ValueError(
                 f"this training state was trained on other data (fingerprint {known[:12]}; "
                 f"these {X.shape[0]} rows: {found[:12]}); continuing on them would mix two "
