@@ -196,7 +196,8 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}; got {self.dtype!r}")
         check_int(self.n_components, "n_components", 1)
-        check_int(self.verbose, "verbose", 0)
+        check_int(int(self.verbose) if isinstance(self.verbose, (bool, np.bool_))
+                  else self.verbose, "verbose", 0)
         config = dict(method=self.method, k=self.k, n_chains=self.n_chains,
                       batch_size=self.batch_size, learning_rate=self.learning_rate,
                       momentum=self.momentum, weight_decay=self.weight_decay,
