@@ -235,3 +235,20 @@ def test_unexpected_failures_are_one_line_too(tmp_path, data_file, capsys, monke
 def test_debug_shows_the_traceback(tmp_path):
     with pytest.raises(FileNotFoundError):
         cli.main(["--debug", "sample", str(tmp_path / "none")])
+
+
+def test_train_streams_a_zarr_store(tmp_path, capsys):
+    zarr = pytest.importorskip("zarr")
+    rows = _bars_and_stripes().astype(np.uint8)
+    store = zarr.create_array(str(tmp_path / "bars.zarr"), shape=rows.shape, chunks=(32, 16),
+                              dtype="uint8")
+    store[:] = rows
+    out = tmp_path / "run"
+    code, stdout, _ = _run(capsys, "train", "--data", tmp_path / "bars.zarr", "--epochs", 2,
+                           "--out", out, *SMALL)
+    assert code == 0, stdout
+    trainer = xprbm.load(out / "checkpoint")
+    assert trainer.epoch == 2 and trainer.n_updates == 2 * 10  # 200 rows, batches of 20
+    code, _, err = _run(capsys, "train", "--data", tmp_path / "bars.zarr", "--validation",
+                        "0.1", "--out", tmp_path / "other", *SMALL)
+    assert code != 0 and "--validation 0" in err

@@ -26,7 +26,8 @@ LAYERS = [
     {"train"},
     {"metrics", "partition", "sampling"},
     {"kernels"},
-    {"backend", "rng", "validation", "checkpoint", "progress", "datasets", "plot", "_version"},
+    {"backend", "blocks", "rng", "validation", "checkpoint", "progress", "datasets", "plot",
+     "_version"},
 ]
 #: where optional accelerators, raw pointers and environment switches may appear
 ACCELERATED = ("backend.py", "kernels/")

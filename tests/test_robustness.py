@@ -114,8 +114,8 @@ def test_seeds_of_64_bits_and_beyond():
 def test_messages_name_the_real_problem(tmp_path):
     sparse = pytest.importorskip("scipy.sparse")
     rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=0)
-    with pytest.raises(TypeError, match="sparse matrix.*toarray"):
-        rbm.fit(sparse.csr_matrix(_data()), progress=False)
+    with pytest.raises(TypeError, match="sparse matrix.*toarray"):  # fit streams them
+        rbm.hidden_probs(sparse.csr_matrix(_data()))
     history = rbm.fit(_data(), epochs=1, validation=np.float32(0.25), progress=False)
     assert np.isfinite(history.valid_pll_per_unit[0])
     with pytest.raises(FileNotFoundError, match="not a regular file"):

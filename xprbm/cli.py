@@ -130,8 +130,8 @@ def _command(commands: Any, name: str, help_text: str, epilog: str) -> argparse.
 
 def _add_data(sub: argparse.ArgumentParser, required_hint: str) -> None:
     sub.add_argument("--data", metavar="SPEC", help=(
-        "mnist-5k | mnist | bars-and-stripes | labeled-shifter | PATH.npy | PATH.npz[:KEY] "
-        f"({required_hint})"))
+        "mnist-5k | mnist | bars-and-stripes | labeled-shifter | PATH.npy | PATH.npz[:KEY] | "
+        f"PATH.zarr (read block by block) ({required_hint})"))
     sub.add_argument("--download", action="store_true",
                      help="fetch the MNIST files (checked by SHA-256) when they are missing")
     sub.add_argument("--binarize", metavar="T", help=(

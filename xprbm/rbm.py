@@ -331,13 +331,15 @@ class RBM:
         Parameters
         ----------
         X : array, shape (n_samples, n_visible), binary
+            In memory, or a Dask array, zarr array, ``numpy.memmap`` or SciPy sparse matrix
+            read block by block (see :mod:`xprbm.blocks`).
         **options
             Settings of :class:`xprbm.train.TrainConfig` (``method``, ``k``, ``n_chains``,
             ``batch_size``, ``learning_rate``, ``momentum``, ``weight_decay``, ``shuffle``,
             ``init_visible_bias``, ``monitor_size``) and of :meth:`Trainer.run`
             (``epochs``, ``validation``, ``progress``, ``callback``, ``checkpoint_every``,
-            ``checkpoint_path``), and ``seed`` for the training streams (default: the
-            model's seed).
+            ``checkpoint_path``, ``binary``), and ``seed`` for the training streams (default:
+            the model's seed).
 
         Returns
         -------

@@ -97,7 +97,9 @@ def load_data(spec: str, *, binarize: float | str | None = None,
         ``"mnist-5k"`` (rows 0–3999 train, 4000–4999 validation), ``"mnist"`` (train split;
         the test split validates), ``"bars-and-stripes"``, ``"labeled-shifter"`` (no
         validation unless a fraction is given), or ``PATH.npy``, ``PATH.npz`` or
-        ``PATH.npz:KEY`` (3-D arrays are flattened to rows of images).
+        ``PATH.npz:KEY`` (3-D arrays are flattened to rows of images), or ``PATH.zarr``: a
+        2-D zarr array of binary rows, read block by block during training (never whole; no
+        ``binarize``, no validation fraction).
     binarize : float, "stochastic" or None
         For MNIST: threshold on grey values in [0, 1] (None means 0.5). For files: applied
         to the stored values when given (files must otherwise be binary already).
@@ -123,6 +125,8 @@ def load_data(spec: str, *, binarize: float | str | None = None,
             valid = None
         note = MNIST_5K_NOTE if spec == "mnist-5k" and valid is not None else ""
         return Data(spec, train, valid, (28, 28), settings, note)
+    if _is_zarr(spec):
+        return _zarr_data(spec, binarize, validation, settings)
     if spec in NAMED_DATA:
         X, image_shape = _toy(spec)
     else:
@@ -144,6 +148,34 @@ def load_data(spec: str, *, binarize: float | str | None = None,
     settings["validation"] = validation or 0.0
     train, valid = split_rows(X, validation or 0.0, seed)
     return Data(spec, train, valid, image_shape, settings)
+
+
+def _is_zarr(spec: str) -> bool:
+    return spec.rstrip("/\\").lower().endswith(".zarr")
+
+
+def _zarr_data(spec: str, binarize: float | str | None, validation: float | None,
+               settings: dict[str, Any]) -> Data:
+    """A zarr store as training rows that stay on disk (read block by block)."""
+    if binarize is not None:
+        raise ValueError(f"--data {spec}: a zarr store is read block by block and cannot be "
+                         "binarised on the way in; store binary rows (0/1, e.g. uint8)")
+    if validation not in (None, 0, 0.0):
+        raise ValueError(f"--data {spec}: a zarr store is read block by block, so no "
+                         "fraction of it can be held out; pass --validation 0")
+    try:
+        import zarr
+    except ImportError:
+        raise ValueError(f"--data {spec} needs zarr: pip install 'xprbm[dask]'") from None
+    path = Path(spec)
+    if not path.exists():
+        raise FileNotFoundError(f"data store not found: {path}")
+    X = zarr.open_array(str(path), mode="r")
+    if len(X.shape) != 2 or np.dtype(X.dtype).kind not in "biuf":
+        raise ValueError(f"{path}: a zarr store must hold a 2-D numeric array (rows, units); "
+                         f"got shape {tuple(X.shape)} and dtype {X.dtype}")
+    settings.update(data=str(path.resolve()), validation=0.0)
+    return Data(spec, X, None, None, settings)
 
 
 def _mnist(spec: str, binarize: float | str | None, seed: int, download: bool,

@@ -23,7 +23,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import kernels
+from .blocks import BlockSource, block_source
 from .checkpoint import (
     CheckpointError,
     Contents,
@@ -49,7 +50,7 @@ from .metrics import monitor
 from .progress import progress_bar
 from .rng import CounterRNG
 from .sampling import independent_visible
-from .validation import check_positive_int, check_range
+from .validation import check_int, check_positive_int, check_range
 
 if TYPE_CHECKING:
     from .rbm import RBM
@@ -148,8 +149,9 @@ class TrainConfig:
     init_visible_bias : {"data", "zeros"}
         Visible bias set when a run starts: ``"data"`` gives ``b = log(p / (1 - p))`` of the
         data means clipped to [1e-3, 1 - 1e-3] (Hinton's guide); ``"zeros"`` gives ``b = 0``.
-    monitor_size : int
-        Upper bound on the rows used for the per-epoch metrics.
+    monitor_size : int >= 0
+        Upper bound on the rows used for the per-epoch metrics; 0 switches them off (the
+        history records NaN for them, and an epoch costs only its updates).
     """
 
     method: str = _setting("pcd", "persistent chains (pcd) or chains from the batch (cd)",
@@ -169,7 +171,7 @@ class TrainConfig:
     init_visible_bias: str = _setting(
         "data", "visible biases at the start: log-odds of the data means, or zeros",
         "--init-visible-bias", choices=VISIBLE_BIAS_INITS)
-    monitor_size: int = _setting(1000, "most rows the per-epoch metrics use",
+    monitor_size: int = _setting(1000, "most rows the per-epoch metrics use (0: none)",
                                  "--monitor-size", metavar="N")
 
     def __post_init__(self) -> None:
@@ -182,7 +184,7 @@ class TrainConfig:
             )
         check_positive_int(self.k, "k")
         check_positive_int(self.batch_size, "batch_size")
-        check_positive_int(self.monitor_size, "monitor_size")
+        check_int(self.monitor_size, "monitor_size", 0)
         if self.n_chains is not None:
             check_positive_int(self.n_chains, "n_chains")
         check_range(self.learning_rate, "learning_rate", 0.0, MAX_LEARNING_RATE, low_open=True)
@@ -218,7 +220,7 @@ SETTINGS["epochs"] = Setting(
     cli_reason="a command-line run is a whole experiment, not one call of several")
 RUN_FIELDS = (
     "epochs", "validation", "progress", "callback", "checkpoint_every", "checkpoint_path",
-    "new_data",
+    "new_data", "binary",
 )
 
 
@@ -500,16 +502,21 @@ class Trainer:
         checkpoint_every: int | None = None,
         checkpoint_path: str | os.PathLike | None = None,
         new_data: bool = False,
+        binary: bool = True,
     ) -> History:
         """Train for ``epochs`` passes over ``X``; continue from the current state.
 
         Parameters
         ----------
         X : array, shape (n_samples, n_visible), binary
+            In memory (NumPy or the model's backend), or read block by block without being
+            loaded whole: a Dask array, a zarr array, a ``numpy.memmap``, a SciPy sparse
+            matrix or a :class:`xprbm.blocks.BlockSource` (see :mod:`xprbm.blocks` for how
+            such data are shuffled).
         epochs : int
         validation : float in (0, 1), array of shape (n_valid, n_visible), or None
-            A fraction held out from ``X`` (same rows every call for a given seed), explicit
-            validation rows, or no validation.
+            A fraction held out from ``X`` (same rows every call for a given seed; data in
+            memory only), explicit validation rows, or no validation.
         progress : bool
             Show a progress bar with the latest metrics.
         callback : callable, optional
@@ -524,6 +531,10 @@ class Trainer:
             their fingerprint, :func:`xprbm.datasets.fingerprint`); refused without it,
             because resuming a run on the wrong data mixes two experiments silently. A
             state that was not loaded continues on any data.
+        binary : bool
+            Require rows of 0/1 values. ``False`` accepts values in [0, 1]: the data term of
+            the gradient then uses them as they are, as probabilities of the visible units
+            being on (the persistent chains stay binary).
 
         Returns
         -------
@@ -540,26 +551,29 @@ class Trainer:
         checkpoint = checkpoint_saver(checkpoint_every, checkpoint_path)
         rbm, state = self.rbm, self.state
         update = self._update_object()  # before the BLAS limit below: it may load another BLAS
-        # the update may gather batches from the data as they are (uint8 stays uint8)
-        keep = rbm.backend == "numpy" and update.reads_data_of(getattr(X, "dtype", None))
-        X = rbm.visible(X, name="X", binary=True, convert=not keep)
-        self._check_same_data(X, new_data)
-        X, valid = self._split_validation(X, validation)
+        source = block_source(X)
+        if source is None:
+            # the update may gather batches from the data as they are (uint8 stays uint8)
+            keep = rbm.backend == "numpy" and update.reads_data_of(getattr(X, "dtype", None))
+            X = rbm.visible(X, name="X", binary=binary, convert=not keep)
+            self._check_same_data(X, new_data)
+            X, valid = self._split_validation(X, validation, binary)
+        else:
+            self._check_same_data(source, new_data)
+            X, valid = source, self._explicit_validation(source, validation, binary)
         if state.velocity is None:
             self._initialise(X)
-        train_monitor = self._monitor_rows(X)
-        valid_monitor = None if valid is None else self._monitor_rows(valid)
+        train_monitor = self._monitor_rows(X, binary)
+        valid_monitor = None if valid is None else self._monitor_rows(valid, binary)
         n = X.shape[0]
-        batch = self.config.batch_size
-        n_batches = -(-n // batch)
+        n_batches = -(-n // self.config.batch_size)
         last_finite = self._snapshot()
         with update.blas_threads(), progress_bar(total=epochs * n_batches, enabled=progress,
                                                  desc="training", unit="batch") as bar:
             for _ in range(epochs):
-                order = self._epoch_order(n)
                 start = time.perf_counter()
-                for first in range(0, n, batch):
-                    self._update(X, order[first:min(n, first + batch)])
+                for data, rows in self._epoch_batches(X, binary, update):
+                    self._update(data, rows)
                     bar.update(1)
                 rbm.array_backend.synchronize()
                 seconds = time.perf_counter() - start
@@ -582,8 +596,13 @@ class Trainer:
     def _check_same_data(self, X: Any, new_data: bool) -> None:
         """Record the fingerprint of ``X``; a resumed state refuses other data unless told."""
         backend = self.rbm.array_backend
-        found = fingerprint(int(X.shape[0]), int(X.shape[1]), lambda rows: backend.to_numpy(
-            self.rbm.xp.take(X, backend.asarray(rows), axis=0)))
+
+        def sample(rows: np.ndarray) -> np.ndarray:
+            if isinstance(X, BlockSource):
+                return X.take(rows)
+            return backend.to_numpy(self.rbm.xp.take(X, backend.asarray(rows), axis=0))
+
+        found = fingerprint(int(X.shape[0]), int(X.shape[1]), sample)
         known, resumed = self.state.data_fingerprint, self.state.resumed
         self.state.resumed = False
         if resumed and known is not None and known != found and not new_data:
@@ -624,6 +643,40 @@ class Trainer:
             f"Train again with a smaller learning rate (e.g. {cfg.learning_rate / 10:g}) or "
             "weight decay", epoch=state.epoch)
 
+    def _epoch_batches(self, X: Any, binary: bool, update: kernels.Update
+                       ) -> Iterator[tuple[Any, Any]]:
+        """The ``(array, rows)`` of each update of one epoch: rows of ``X`` in memory, or of
+        the buffers a :class:`~xprbm.blocks.BlockSource` fills (see :mod:`xprbm.blocks`)."""
+        batch = self.config.batch_size
+        if not isinstance(X, BlockSource):
+            n = X.shape[0]
+            order = self._epoch_order(n)
+            for first in range(0, n, batch):
+                yield X, order[first:min(n, first + batch)]
+            return
+        shuffle = self.config.shuffle
+        generator = self.state.rng.numpy_generator() if shuffle else None
+        blocks = np.arange(X.n_blocks)
+        if shuffle and X.n_blocks > 1:
+            blocks = generator.permutation(X.n_blocks)
+        groups = list(X.buffers(blocks))
+        carried = None
+        for number, group in enumerate(groups):
+            parts = [X.block(index) for index in group]
+            host = np.concatenate(([] if carried is None else [carried]) + parts)
+            del parts
+            keep = self.rbm.backend == "numpy" and update.reads_data_of(host.dtype)
+            data = self.rbm.visible(host, name="X", binary=binary, convert=not keep)
+            m = host.shape[0]
+            order = generator.permutation(m) if shuffle else np.arange(m)
+            used = m if number == len(groups) - 1 else m // batch * batch
+            carried = host[order[used:]] if used < m else None
+            del host
+            for first in range(0, used, batch):
+                rows = order[first:min(used, first + batch)]
+                yield data, rows if self.rbm.backend == "numpy" else \
+                    self.rbm.array_backend.asarray(rows)
+
     def _update_object(self) -> kernels.Update:
         """The update object for the current settings (built again when they change sizes)."""
         if self._updater is not None and self._updater_config is self.config:
@@ -654,7 +707,12 @@ class Trainer:
     def _initialise(self, X: Any) -> None:
         rbm, state = self.rbm, self.state
         xp = rbm.xp
-        if self.config.init_visible_bias == "data":
+        if self.config.init_visible_bias == "data" and isinstance(X, BlockSource):
+            # one pass over the blocks for the column means
+            means = rbm.array_backend.asarray(X.column_means()[None, :], dtype=xp.float64)
+            rbm.visible_bias = generic.clipped_log_odds(xp, means, DATA_MEAN_EPS,
+                                                        rbm.array_dtype)
+        elif self.config.init_visible_bias == "data":
             rbm.visible_bias = generic.clipped_log_odds(xp, X, DATA_MEAN_EPS, rbm.array_dtype)
         else:
             rbm.visible_bias = xp.zeros_like(rbm.visible_bias)
@@ -667,7 +725,20 @@ class Trainer:
                 rbm.array_backend, state.chains @ rbm.weights, rbm.hidden_bias,
                 state.rng.next_base())
 
-    def _split_validation(self, X: Any, validation: Any) -> tuple[Any, Any]:
+    def _explicit_validation(self, source: BlockSource, validation: Any, binary: bool) -> Any:
+        """Validation rows for data read block by block: explicit rows or none."""
+        if isinstance(validation, (float, int)) and not isinstance(validation, bool):
+            raise ValueError(
+                f"validation={validation!r} holds out a fraction of X, which needs X in "
+                f"memory; X is a {source.kind} array read block by block: pass the "
+                "validation rows as an array (validation=X_valid) or validation=None"
+            )
+        if validation is None:
+            return None
+        return self.rbm.visible(validation, name="validation", binary=binary)
+
+    def _split_validation(self, X: Any, validation: Any, binary: bool = True
+                          ) -> tuple[Any, Any]:
         if validation is None:
             return X, None
         if isinstance(validation, (float, int, np.floating, np.integer)) and not isinstance(
@@ -679,17 +750,25 @@ class Trainer:
             xp, backend = self.rbm.xp, self.rbm.array_backend
             return (xp.take(X, backend.asarray(train_rows), axis=0),
                     xp.take(X, backend.asarray(valid_rows), axis=0))
-        return X, self.rbm.visible(validation, name="validation", binary=True)
+        return X, self.rbm.visible(validation, name="validation", binary=binary)
 
-    def _monitor_rows(self, X: Any) -> Any:
-        """A fixed random subset (same rows every epoch) small next to an epoch's work."""
+    def _monitor_rows(self, X: Any, binary: bool = True) -> Any:
+        """A fixed random subset (same rows every epoch) small next to an epoch's work; None
+        when ``monitor_size`` is 0."""
+        if self.config.monitor_size == 0:
+            return None
         n = X.shape[0]
         m = min(n, self.config.monitor_size,
                 max(MONITOR_MIN_ROWS, math.ceil(MONITOR_FRACTION * n)))
         rbm = self.rbm
+        rows = None
         if m < n:
             chooser = self.state.rng.derived_generator("monitor_rows")
             rows = np.sort(chooser.choice(n, m, replace=False))
+        if isinstance(X, BlockSource):
+            picked = X.take(np.arange(n) if rows is None else rows)
+            return rbm.visible(picked, name="X", binary=binary)
+        if rows is not None:
             X = rbm.xp.take(X, rbm.array_backend.asarray(rows), axis=0)
         return rbm.xp.astype(X, rbm.array_dtype)
 
@@ -703,6 +782,9 @@ class Trainer:
         return self.rbm.array_backend.asarray(order)
 
     def _metrics(self, train: Any, valid: Any) -> dict[str, float]:
+        if train is None:  # monitoring switched off
+            return {name: math.nan for name in ("train_pll_per_unit", "recon_error",
+                                                "valid_pll_per_unit", "free_energy_gap")}
         rbm, rng = self.rbm, self.state.monitor_rng
         on_train = monitor(rbm, train, rng)
         row = {"train_pll_per_unit": on_train["pll"], "recon_error": on_train["recon_error"],
