@@ -16,7 +16,8 @@ EXACT_PLL_BLOCK = 1 << 22
 
 
 def pseudo_log_likelihood(rbm: RBM, v: Any, exact: bool = False,
-                          seed: int | CounterRNG | None = None, binary: bool = True) -> Any:
+                          seed: int | CounterRNG | None = None,
+                          binary: bool | None = True) -> Any:
     """Pseudo-log-likelihood ``Σ_i log p(v_i | v_-i)`` of each sample.
 
     Parameters
@@ -31,9 +32,10 @@ def pseudo_log_likelihood(rbm: RBM, v: Any, exact: bool = False,
     seed : int, CounterRNG or None
         Random stream for the flipped units: None, the model's own stream; an int, the
         ``"pseudo_likelihood"`` stream of that seed (see :func:`xprbm.rng.stream_for`).
-    binary : bool
-        Require 0/1 values; ``False`` accepts values in [0, 1], a flip turning ``v_i`` into
-        ``1 - v_i`` (as scikit-learn's ``score_samples`` does).
+    binary : bool or None
+        Require 0/1 values; ``False`` accepts values in [0, 1] and ``None`` any finite
+        values, a flip turning ``v_i`` into ``1 - v_i`` (as scikit-learn's
+        ``score_samples`` does).
 
     Returns
     -------

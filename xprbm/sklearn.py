@@ -26,8 +26,10 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import sampling
 from .blocks import block_source, data_kind
 from .checkpoint import Contents
+from .kernels import generic
 from .metrics import pseudo_log_likelihood
 from .rbm import RBM
 from .rng import stream_for
@@ -98,10 +100,12 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     Notes
     -----
-    Values of ``X`` must lie in [0, 1]. Values between 0 and 1 are used as the probability
-    that a visible unit is on: they enter the data term of the gradient as they are, while
-    the model's own samples stay binary. NaN, infinities and values outside [0, 1] are
-    refused with a ``ValueError``.
+    Values of ``X`` are used as they are, as scikit-learn's estimator uses them: binary rows
+    are what the model describes, and a value between 0 and 1 acts as the probability that a
+    visible unit is on (it enters the data term of the gradient as it is, while the model's
+    own samples stay binary). Values outside [0, 1] are accepted for compatibility, but are
+    no probabilities: scale such data into [0, 1] first (``MinMaxScaler(clip=True)``). NaN
+    and infinities are refused with a ``ValueError``.
 
     :meth:`partial_fit` makes one pass over the rows it is given, in batches of
     ``batch_size`` (scikit-learn makes one update on all of them; the two agree when a call
@@ -163,7 +167,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.model_ = self._new_model(X)
         if n_iter == 0:
             return self
-        self.model_.fit(X, epochs=n_iter, binary=False, progress=False,
+        self.model_.fit(X, epochs=n_iter, binary=None, progress=False,
                         callback=self._printer() if self.verbose else None,
                         **config)
         return self
@@ -185,7 +189,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         X = self._training_data(X, reset=first)
         if first:
             self.model_ = self._new_model(X)
-        self.model_.partial_fit(X, binary=False, **config)
+        self.model_.partial_fit(X, binary=None, **config)
         return self
 
     def _train_config(self, verbose: bool | None = None) -> dict[str, Any]:
@@ -261,7 +265,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features), values in [0, 1]
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
@@ -269,7 +273,12 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             float32 for float32 input to a float32 model, else float64.
         """
         model, X = self._inference_input(X)
-        return self._per_block(X, model.hidden_probs)
+
+        def probabilities(rows: np.ndarray) -> Any:
+            v = model.visible(rows, binary=None)
+            return generic.sigmoid(model.xp, v @ model.weights + model.hidden_bias)
+
+        return self._per_block(X, probabilities)
 
     def score_samples(self, X: Any, *, exact: bool = False,
                       per_unit: bool = False) -> np.ndarray:
@@ -277,7 +286,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features), values in [0, 1]
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         exact : bool, default=False
             ``False``: scikit-learn's stochastic estimate, ``n_features * log sigmoid(F(x~)
             - F(x))`` with one random unit of each row flipped (``x_i -> 1 - x_i``); an int
@@ -296,7 +305,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         scale = 1.0 / X.shape[1] if per_unit else 1.0
 
         def score(rows: np.ndarray) -> Any:
-            return pseudo_log_likelihood(model, rows, exact, stream, binary=False) * scale
+            return pseudo_log_likelihood(model, rows, exact, stream, binary=None) * scale
 
         return self._per_block(X, score)
 
@@ -305,7 +314,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
         Parameters
         ----------
-        v : {array-like, sparse matrix} of shape (n_samples, n_features), values in [0, 1]
+        v : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
@@ -313,7 +322,11 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             The new visible states (successive calls draw fresh numbers).
         """
         model, v = self._inference_input(v)
-        return self._per_block(v, model.gibbs).astype(bool)
+
+        def step(rows: np.ndarray) -> Any:
+            return sampling.gibbs(model, model.visible(rows, binary=None), 1, model.rng)
+
+        return self._per_block(v, step).astype(bool)
 
     def _inference_input(self, X: Any) -> tuple[RBM, Any]:
         check_is_fitted(self)

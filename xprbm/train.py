@@ -502,7 +502,7 @@ class Trainer:
         checkpoint_every: int | None = None,
         checkpoint_path: str | os.PathLike | None = None,
         new_data: bool = False,
-        binary: bool = True,
+        binary: bool | None = True,
     ) -> History:
         """Train for ``epochs`` passes over ``X``; continue from the current state.
 
@@ -531,10 +531,12 @@ class Trainer:
             their fingerprint, :func:`xprbm.datasets.fingerprint`); refused without it,
             because resuming a run on the wrong data mixes two experiments silently. A
             state that was not loaded continues on any data.
-        binary : bool
+        binary : bool or None
             Require rows of 0/1 values. ``False`` accepts values in [0, 1]: the data term of
             the gradient then uses them as they are, as probabilities of the visible units
-            being on (the persistent chains stay binary).
+            being on (the persistent chains stay binary). ``None`` accepts any finite values
+            and uses them the same way (scikit-learn's ``BernoulliRBM`` does; outside [0, 1]
+            they are no probabilities and the model means nothing for them).
 
         Returns
         -------

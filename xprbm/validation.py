@@ -22,7 +22,7 @@ def as_model_array(
     width: int,
     name: str = "X",
     layer: str = "visible",
-    binary: bool = True,
+    binary: bool | None = True,
     convert: bool = True,
     count_invalid: Callable[[Any, bool], int | None] | None = None,
 ) -> Any:
@@ -41,8 +41,9 @@ def as_model_array(
         Required number of columns (units of the layer).
     name, layer : str
         Used in error messages.
-    binary : bool
-        Require values in {0, 1}; otherwise values in [0, 1] (probabilities) are accepted.
+    binary : bool or None
+        ``True``: values in {0, 1}; ``False``: values in [0, 1] (probabilities); ``None``:
+        any finite values (scikit-learn's ``BernoulliRBM`` takes them, so its drop-in does).
     convert : bool
         ``False`` (NumPy backend only) returns the checked NumPy array in its own dtype, for
         kernels that read any dtype (training data stays uint8/bool: 4x less memory).
@@ -100,7 +101,7 @@ def as_model_array(
 def _quick_check_passes(arr: Any, binary: bool,
                         count_invalid: Callable[[Any, bool], int | None] | None) -> bool:
     """True when a fast pass accepts ``arr``; False means 'look closer', not necessarily bad."""
-    if count_invalid is None:
+    if count_invalid is None or binary is None:  # the fused pass knows the two ranges only
         return False
     return arr.dtype == np.bool_ or count_invalid(arr, binary) == 0
 
@@ -109,14 +110,16 @@ GREY_HINT = ("For grey-scale data, binarise first, e.g. X = (X / X.max() > 0.5),
              "xprbm.datasets.binarize(X, threshold=0.5)")
 
 
-def check_values(xp: Any, arr: Any, binary: bool, name: str, hint: str = GREY_HINT) -> None:
-    """Raise the precise error for NaN/inf or values outside {0, 1} (``binary``) or [0, 1].
+def check_values(xp: Any, arr: Any, binary: bool | None, name: str,
+                 hint: str = GREY_HINT) -> None:
+    """Raise the precise error for NaN/inf or values outside {0, 1} (``binary``), [0, 1]
+    (``binary=False``) or anything but NaN/inf (``binary=None``).
 
     Parameters
     ----------
     xp : array namespace of ``arr``
     arr : array of any shape
-    binary : bool
+    binary : bool or None
     name : str
         What ``arr`` is called in the message.
     hint : str
@@ -124,6 +127,8 @@ def check_values(xp: Any, arr: Any, binary: bool, name: str, hint: str = GREY_HI
     """
     if not bool(xp.all(xp.isfinite(arr))):
         raise ValueError(f"{name} contains NaN or infinite values; remove or impute them first")
+    if binary is None:
+        return
     if binary:
         ok = bool(xp.all((arr == 0.0) | (arr == 1.0)))
         rule = "binary (0/1)"
