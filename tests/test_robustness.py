@@ -14,6 +14,8 @@ def _data(n: int = 60, seed: int = 0) -> np.ndarray:
     return (np.random.default_rng(seed).random((n, N_VISIBLE)) < 0.4).astype(np.float32)
 
 
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning",
+                            "ignore:invalid value:RuntimeWarning")
 def test_divergence_stops_training_and_restores_the_last_finite_epoch(make_rbm, tmp_path):
     rbm = make_rbm(N_VISIBLE, N_HIDDEN, seed=0)
     rbm.fit(_data(), epochs=2, batch_size=10, progress=False, learning_rate=0.05)
