@@ -729,7 +729,7 @@ class Trainer:
 
     def _explicit_validation(self, source: BlockSource, validation: Any, binary: bool) -> Any:
         """Validation rows for data read block by block: explicit rows or none."""
-        if isinstance(validation, (float, int)) and not isinstance(validation, bool):
+        if _is_fraction(validation):
             raise ValueError(
                 f"validation={validation!r} holds out a fraction of X, which needs X in "
                 f"memory; X is a {source.kind} array read block by block: pass the "
@@ -743,8 +743,7 @@ class Trainer:
                           ) -> tuple[Any, Any]:
         if validation is None:
             return X, None
-        if isinstance(validation, (float, int, np.floating, np.integer)) and not isinstance(
-                validation, (bool, np.bool_)):
+        if _is_fraction(validation):
             frac = check_range(validation, "validation", 0.0, 1.0, low_open=True, high_open=True)
             train_rows, valid_rows = held_out_rows(
                 X.shape[0], frac, self.state.rng.derived_generator("validation_split"),
@@ -836,6 +835,12 @@ class Trainer:
                                                    shapes, n_chains)
         rbm.trainer = trainer
         return trainer
+
+
+def _is_fraction(validation: Any) -> bool:
+    """Whether ``validation`` is a number (a fraction to hold out), NumPy scalars included."""
+    return isinstance(validation, (float, int, np.floating, np.integer)) and not isinstance(
+        validation, (bool, np.bool_))
 
 
 def checkpoint_saver(every: int | None, path: str | os.PathLike | None
