@@ -154,6 +154,7 @@ def test_the_command_line_follows_the_settings_table():
         if setting.command_line_default != setting.default:
             assert setting.cli_reason and "API's default" in help_text, name
     assert train.epochs == SETTINGS["epochs"].command_line_default
+    assert parser.parse_args(["train", "--monitor-size", "0"]).monitor_size == 0  # as the API
     differs = {n for n, s in SETTINGS.items() if s.command_line_default != s.default}
     assert differs == {"learning_rate", "epochs"}  # each with its reason in --help
 

@@ -192,7 +192,7 @@ def _add_setting(sub: argparse.ArgumentParser, setting: Setting) -> None:
     elif setting.choices:
         options["choices"] = setting.choices
     else:
-        options["type"] = positive_int if setting.kind == "int" else float
+        options["type"] = _int_at_least(setting.minimum) if setting.kind == "int" else float
         options["metavar"] = setting.metavar
     sub.add_argument(*setting.flags, **options)
 
@@ -485,7 +485,10 @@ def _summary(result: dict[str, Any]) -> str:
     if result["epochs_run"] == 0:
         lines.append(f"nothing to train: the run is already at epoch {trainer.epoch}; pass "
                      f"--epochs N with N > {trainer.epoch} to continue it")
-    if len(hist):
+    if len(hist) and cfg.monitor_size == 0:
+        lines.append(f"epoch {hist.epoch[-1]}: per-epoch metrics switched off "
+                     "(--monitor-size 0)")
+    elif len(hist):
         last = {k: v[-1] for k, v in hist.as_dict().items()}
         text = f"epoch {last['epoch']}: -PLL per unit {-last['train_pll_per_unit']:.4f} (train)"
         if last["valid_pll_per_unit"] == last["valid_pll_per_unit"]:

@@ -96,6 +96,8 @@ class Setting:
     kind : {"int", "float", "bool", "str"}
         How the command line parses it (ints are positive, strs take ``choices``).
     choices : tuple or None
+    minimum : int
+        The smallest value of an ``"int"`` setting (1, or 0 where 0 means "none").
     cli_default : object
         The command line's default, where it differs on purpose (``cli_reason`` says why).
     cli_reason : str
@@ -108,6 +110,7 @@ class Setting:
     metavar: str | None = None
     kind: str = "str"
     choices: tuple | None = None
+    minimum: int = 1
     cli_default: Any = None
     cli_reason: str = ""
 
@@ -117,10 +120,12 @@ class Setting:
 
 
 def _setting(default: Any, help_text: str, *flags: str, metavar: str | None = None,
-             choices: tuple | None = None, cli_default: Any = None, cli_reason: str = "") -> Any:
+             choices: tuple | None = None, minimum: int = 1, cli_default: Any = None,
+             cli_reason: str = "") -> Any:
     """A dataclass field of :class:`TrainConfig` that carries its :class:`Setting`."""
     entry = dict(default=default, help=help_text, flags=flags, metavar=metavar,
-                 choices=choices, cli_default=cli_default, cli_reason=cli_reason)
+                 choices=choices, minimum=minimum, cli_default=cli_default,
+                 cli_reason=cli_reason)
     return field(default=default, metadata={"setting": entry})
 
 
@@ -172,7 +177,7 @@ class TrainConfig:
         "data", "visible biases at the start: log-odds of the data means, or zeros",
         "--init-visible-bias", choices=VISIBLE_BIAS_INITS)
     monitor_size: int = _setting(1000, "most rows the per-epoch metrics use (0: none)",
-                                 "--monitor-size", metavar="N")
+                                 "--monitor-size", metavar="N", minimum=0)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
