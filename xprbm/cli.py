@@ -349,7 +349,7 @@ def _say(args: argparse.Namespace) -> Callable[[str], None]:
 def cmd_train(args: argparse.Namespace) -> int:
     """``xprbm train``."""
     say = _say(args)
-    out = _out_dir(args.out, _resolved(args.resume).parent if args.resume else "runs/train")
+    out = _out_dir(args.out, resolve_path(args.resume).parent if args.resume else "runs/train")
     with RunFolder(out, "xprbm train") as folder:
         trainer, data, run = _prepare_training(args, folder)
         result = _train(trainer, data, out, run, args)
@@ -369,7 +369,7 @@ def _prepare_training(args: argparse.Namespace, folder: RunFolder
     if args.resume:
         trainer, run = _load_run(args.resume, args.backend)
         _check_unchanged(args, trainer)
-        if out.resolve() != _resolved(args.resume).parent.resolve():
+        if out.resolve() != resolve_path(args.resume).parent.resolve():
             _check_fresh(folder, args.overwrite)
     else:
         _check_fresh(folder, args.overwrite)
@@ -405,13 +405,9 @@ def _prepare_training(args: argparse.Namespace, folder: RunFolder
     return trainer, data, run
 
 
-def _resolved(path: str) -> Path:
-    return resolve_path(path)
-
-
 def _load_run(path: str, backend: str | None) -> tuple[Any, dict[str, Any]]:
     """The checkpoint at ``path`` and the ``run.json`` beside it (empty when absent)."""
-    file = _resolved(path)
+    file = resolve_path(path)
     obj = load(file, backend=backend)
     return obj, read_run_file(file.parent / RUN_FILE)
 
@@ -509,7 +505,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     """``xprbm sample``."""
     obj, run = _load_run(args.checkpoint, args.backend)
     rbm = getattr(obj, "rbm", obj)
-    out = _out_dir(args.out, _resolved(args.checkpoint).parent)
+    out = _out_dir(args.out, resolve_path(args.checkpoint).parent)
     init = None
     if args.init == "data":
         data = _data_for(args, run, rbm)
@@ -558,7 +554,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                       ais_chains=args.ais_chains, ais_betas=args.ais_betas, seed=args.seed,
                       progress=not args.quiet)
     epoch = f", epoch {obj.epoch}" if hasattr(obj, "epoch") else ""
-    print(f"model: {rbm.n_visible}x{rbm.n_hidden} RBM from {_resolved(args.checkpoint)}{epoch}")
+    print(f"model: {rbm.n_visible}x{rbm.n_hidden} RBM from {resolve_path(args.checkpoint)}{epoch}")
     print(f"data: {data.describe()}")
     if data.note:
         print(data.note)

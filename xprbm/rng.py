@@ -11,7 +11,6 @@ The whole state of a stream is two integers, so checkpoints resume bit-exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -93,11 +92,6 @@ class CounterRNG:
             raise ValueError(f"unknown random stream {stream!r}; known: {sorted(STREAMS)}")
         _, key = seed_to_key(seed)
         return cls(key=mix64(key ^ mix64(STREAMS[stream] * MIX2 + 1)))
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> CounterRNG:
-        """The stream whose :meth:`state` this is (keys may be decimal strings, as in JSON)."""
-        return cls(key=int(state["key"]), step=int(state["step"]))
 
     def next_base(self) -> int:
         """Return the base of the next draw and advance the counter."""
