@@ -249,12 +249,17 @@ class RBM:
         return generic.sigmoid(self.xp, h @ self.weights.T + self.visible_bias)
 
     def _stream(self, seed: int | CounterRNG | None) -> CounterRNG:
-        """The stream a sampling method draws from (see :func:`xprbm.rng.stream_for`), after
-        checking that there is a model to sample: NaN parameters would give all-zero states."""
+        """The stream a sampling method draws from (see :func:`xprbm.rng.stream_for`)."""
+        return stream_for(seed, "sample", self.rng)
+
+    def _chain_stream(self, seed: int | CounterRNG | None) -> CounterRNG:
+        """:meth:`_stream` for the chains of :meth:`gibbs` and :meth:`sample`, after checking
+        once per call (one device reduction) that there is a model to sample: NaN parameters
+        would give all-zero states. The one-step conditionals skip it: they sit in loops."""
         if not self.array_backend.all_finite(list(self.parameters().values())):
             raise ValueError("the model's parameters hold NaN or infinite values (did training "
                              "diverge?); there is no distribution to sample from")
-        return stream_for(seed, "sample", self.rng)
+        return self._stream(seed)
 
     def sample_hidden(self, v: Any, seed: int | CounterRNG | None = None) -> Any:
         """Draw ``h ~ p(h | v)``; shape (n, n_hidden), values 0/1.
@@ -262,14 +267,12 @@ class RBM:
         ``seed``: None draws from the model's own stream, an int from a fresh stream of that
         seed, a :class:`~xprbm.rng.CounterRNG` from that stream (as every ``seed=`` here).
         """
-        rng = self._stream(seed)
-        return sampling.sample_hidden(self, self.visible(v), rng)
+        return sampling.sample_hidden(self, self.visible(v), self._stream(seed))
 
     def sample_visible(self, h: Any, seed: int | CounterRNG | None = None) -> Any:
         """Draw ``v ~ p(v | h)``; shape (n, n_visible), values 0/1 (``seed`` as in
         :meth:`sample_hidden`)."""
-        rng = self._stream(seed)
-        return sampling.sample_visible(self, self.hidden(h), rng)
+        return sampling.sample_visible(self, self.hidden(h), self._stream(seed))
 
     # ---------------------------------------------------------------- sampling
     def gibbs(self, v: Any, steps: int = 1, seed: int | CounterRNG | None = None) -> Any:
@@ -289,7 +292,7 @@ class RBM:
             Visible states after the last step.
         """
         steps = check_positive_int(steps, "steps")
-        return sampling.gibbs(self, self.visible(v), steps, self._stream(seed))
+        return sampling.gibbs(self, self.visible(v), steps, self._chain_stream(seed))
 
     def sample(self, n_samples: int, steps: int = 1000, init: Any = None,
                progress: bool = False, seed: int | CounterRNG | None = None) -> Any:
@@ -315,7 +318,7 @@ class RBM:
         """
         n_samples = check_positive_int(n_samples, "n_samples")
         steps = check_positive_int(steps, "steps")
-        rng = self._stream(seed)
+        rng = self._chain_stream(seed)
         if init is None:
             v = sampling.independent_visible(self, n_samples, None, rng)
         else:
