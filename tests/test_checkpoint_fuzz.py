@@ -62,6 +62,7 @@ def test_every_byte_flip_and_truncation_loads_the_same_or_raises(tmp_path):
     for n in range(len(good)):
         outcomes[_outcome(damaged, good[:n], expected)] += 1
     assert outcomes["refused"] > len(good)  # every truncation and most flips
+    print(f"{len(good)} bytes; flips and truncations: {outcomes}")  # the note's figures (-s)
 
 
 CRASHING_RUN = """
