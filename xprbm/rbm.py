@@ -23,6 +23,9 @@ from .rng import CounterRNG, seed_to_key, stream_for
 from .train import History, Trainer, split_options
 from .validation import as_model_array, check_positive_int
 
+#: samplers of :meth:`RBM.sample`
+SAMPLERS = ("gibbs", "pt")
+
 
 class RBM:
     """Restricted Boltzmann Machine with binary visible and hidden units.
@@ -295,15 +298,16 @@ class RBM:
         return sampling.gibbs(self, self.visible(v), steps, self._chain_stream(seed))
 
     def sample(self, n_samples: int, steps: int = 1000, init: Any = None,
-               progress: bool = False, seed: int | CounterRNG | None = None) -> Any:
-        """Draw ``n_samples`` visible states from independent Gibbs chains.
+               progress: bool = False, seed: int | CounterRNG | None = None,
+               method: str = "gibbs", betas: Any = None) -> Any:
+        """Draw ``n_samples`` visible states from independent chains.
 
         Parameters
         ----------
         n_samples : int
             Number of chains, all run at once as one matrix.
         steps : int
-            Gibbs steps per chain.
+            Gibbs steps per chain (PT: sweeps of every replica).
         init : array of shape (n_samples, n_visible), optional
             Starting states; uniform random binary states when omitted.
         progress : bool
@@ -311,21 +315,53 @@ class RBM:
         seed : int, CounterRNG or None
             As in :meth:`sample_hidden`: the same int gives the same samples, and leaves the
             model's own stream alone.
+        method : {"gibbs", "pt"}
+            Plain block Gibbs, or parallel tempering (:meth:`tempered_sample`
+            returns its swap rates too).
+        betas : sequence of float, optional
+            PT's ladder (default :func:`xprbm.kernels.tempering.ladder`).
 
         Returns
         -------
         array, shape (n_samples, n_visible), values 0/1
         """
+        if method not in SAMPLERS:
+            raise ValueError(f"method must be one of {SAMPLERS}; got {method!r}")
+        if method == "pt":
+            return self.tempered_sample(n_samples, steps, init, progress, seed, betas).samples
         n_samples = check_positive_int(n_samples, "n_samples")
         steps = check_positive_int(steps, "steps")
         rng = self._chain_stream(seed)
-        if init is None:
-            v = sampling.independent_visible(self, n_samples, None, rng)
-        else:
-            v = self.visible(init, name="init")
-            if v.shape[0] != n_samples:
-                raise ValueError(f"init has {v.shape[0]} rows but n_samples={n_samples}")
+        v = self._start_states(n_samples, init, rng)
         return sampling.gibbs(self, v, steps, rng, progress)
+
+    def tempered_sample(self, n_samples: int, sweeps: int = 1000, init: Any = None,
+                        progress: bool = False, seed: int | CounterRNG | None = None,
+                        betas: Any = None) -> sampling.TemperingResult:
+        """Draw ``n_samples`` visible states by parallel tempering, with its diagnostics.
+
+        Parameters are those of :meth:`sample` (``init`` may also hold every replica, shape
+        (R * n_samples, n_visible)); see :func:`xprbm.sampling.parallel_tempering`.
+
+        Returns
+        -------
+        TemperingResult
+            ``samples`` (n_samples, n_visible), ``betas``, ``swap_rates``, ``replicas``.
+        """
+        n_samples = check_positive_int(n_samples, "n_samples")
+        sweeps = check_positive_int(sweeps, "sweeps")
+        rng = self._chain_stream(seed)
+        if init is not None:
+            init = self.visible(init, name="init", binary=True)
+        return sampling.parallel_tempering(self, n_samples, sweeps, rng, betas, init, progress)
+
+    def _start_states(self, n_samples: int, init: Any, rng: CounterRNG) -> Any:
+        if init is None:
+            return sampling.independent_visible(self, n_samples, None, rng)
+        v = self.visible(init, name="init")
+        if v.shape[0] != n_samples:
+            raise ValueError(f"init has {v.shape[0]} rows but n_samples={n_samples}")
+        return v
 
     # ---------------------------------------------------------------- training
     def fit(self, X: Any, **options: Any) -> History:

@@ -45,7 +45,7 @@ from .checkpoint import (
 )
 from .checkpoint import write as write_checkpoint
 from .datasets import fingerprint, held_out_rows
-from .kernels import UpdateLayout, UpdateSettings, generic
+from .kernels import UpdateLayout, UpdateSettings, generic, tempering
 from .metrics import monitor
 from .progress import progress_bar
 from .rng import CounterRNG
@@ -55,7 +55,7 @@ from .validation import check_int, check_positive_int, check_range
 if TYPE_CHECKING:
     from .rbm import RBM
 
-METHODS = ("pcd", "cd")
+METHODS = ("pcd", "cd", "pt")
 VISIBLE_BIAS_INITS = ("data", "zeros")
 #: data means are clipped to [eps, 1 - eps] before the log-odds of the visible-bias init
 DATA_MEAN_EPS = 1e-3
@@ -63,6 +63,10 @@ DATA_MEAN_EPS = 1e-3
 #: (the one-flip pseudo-likelihood is noisy on fewer) and at most ``monitor_size``
 MONITOR_FRACTION = 0.05
 MONITOR_MIN_ROWS = 500
+#: how fast centring offsets follow the batch means (the sliding factor of Melchior et al.)
+OFFSET_RATE = 0.01
+#: hidden offsets at the start of a centred run (Melchior, Fischer & Wiskott 2016)
+HIDDEN_OFFSET_INIT = 0.5
 
 
 #: the largest learning rate accepted: one update could move a weight by this much, which
@@ -136,13 +140,27 @@ class TrainConfig:
 
     Parameters
     ----------
-    method : {"pcd", "cd"}
-        Persistent contrastive divergence (chains survive across updates) or CD (chains
-        restart at the batch).
+    method : {"pcd", "cd", "pt"}
+        Persistent contrastive divergence (chains survive across updates), CD (chains
+        restart at the batch) or parallel tempering (persistent chains, each with replicas
+        at ``n_temperatures`` inverse temperatures from 1 down to ``min_beta`` that swap
+        states; the negative phase comes from the replicas at β = 1; see
+        :mod:`xprbm.kernels.tempering`).
     k : int
-        Block Gibbs steps per update.
+        Block Gibbs steps per update (PT: sweeps of every replica, each with its swaps).
     n_chains : int or None
-        Persistent chains for PCD (default: ``batch_size``); CD uses one chain per row.
+        Persistent chains for PCD and PT (default: ``batch_size``); CD uses one chain per row.
+    centered : bool
+        Centred gradients (Montavon & Mueller 2012; Melchior, Fischer & Wiskott 2016): the
+        gradient of the energy with the units shifted by offsets, running means of the data
+        (visible) and of its hidden probabilities (hidden), which move by ``OFFSET_RATE``
+        towards each batch's means. The parameters stay those of the ordinary RBM, so the
+        model means the same; only the training steps differ.
+    n_temperatures : int
+        Replicas per chain of parallel tempering (``method="pt"``).
+    min_beta : float in (0, 1)
+        Inverse temperature of the hottest replica; the ladder is geometric
+        (:func:`xprbm.kernels.tempering.ladder`).
     batch_size : int
         Rows per update; a short last batch is averaged over its own size.
     learning_rate : float
@@ -164,6 +182,14 @@ class TrainConfig:
     k: int = _setting(1, "Gibbs steps per update", "--k", metavar="K")
     n_chains: int | None = _setting(None, "persistent chains (default: the batch size)",
                                     "--n-chains", metavar="N")
+    centered: bool = _setting(False, "centred gradients (offsets: running means of the units)",
+                              "--centered")
+    n_temperatures: int = _setting(tempering.DEFAULT_TEMPERATURES,
+                                   "replicas per chain of parallel tempering (method pt)",
+                                   "--n-temperatures", metavar="R")
+    min_beta: float = _setting(tempering.DEFAULT_MIN_BETA,
+                               "inverse temperature of the hottest PT replica",
+                               "--min-beta", metavar="BETA")
     batch_size: int = _setting(100, "rows per update", "--batch-size", metavar="N")
     learning_rate: float = _setting(
         0.01, "learning rate", "--learning-rate", "--lr", metavar="LR", cli_default=0.05,
@@ -188,6 +214,10 @@ class TrainConfig:
                 f"got {self.init_visible_bias!r}"
             )
         check_positive_int(self.k, "k")
+        check_positive_int(self.n_temperatures, "n_temperatures")
+        check_range(self.min_beta, "min_beta", 0.0, 1.0, low_open=True, high_open=True)
+        if not isinstance(self.centered, (bool, np.bool_)):
+            raise TypeError(f"centered must be True or False; got {self.centered!r}")
         check_positive_int(self.batch_size, "batch_size")
         check_int(self.monitor_size, "monitor_size", 0)
         if self.n_chains is not None:
@@ -200,16 +230,32 @@ class TrainConfig:
 
     @property
     def chains(self) -> int:
-        """Number of persistent chains (PCD)."""
+        """Number of persistent chains (PCD, PT)."""
         return self.batch_size if self.n_chains is None else self.n_chains
+
+    @property
+    def betas(self) -> np.ndarray | None:
+        """The PT ladder, shape (n_temperatures,); None for other methods."""
+        if self.method != "pt":
+            return None
+        return tempering.ladder(self.n_temperatures, self.min_beta)
+
+    @property
+    def chain_rows(self) -> int | None:
+        """Rows of the persistent visible states (PT: every replica); None for CD."""
+        if self.method == "cd":
+            return None
+        return self.chains * (self.n_temperatures if self.method == "pt" else 1)
 
     def layout(self, n_visible: int, n_hidden: int) -> UpdateLayout:
         """The sizes an update object is built for."""
-        return UpdateLayout(n_visible, n_hidden, self.method, self.batch_size, self.chains)
+        return UpdateLayout(n_visible, n_hidden, self.method, self.batch_size, self.chains,
+                            self.centered, self.n_temperatures if self.method == "pt" else 1)
 
     def update_settings(self) -> UpdateSettings:
         """The numbers one update uses."""
-        return UpdateSettings(self.k, self.learning_rate, self.momentum, self.weight_decay)
+        return UpdateSettings(self.k, self.learning_rate, self.momentum, self.weight_decay,
+                              OFFSET_RATE if self.centered else 0.0)
 
 
 CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
@@ -335,9 +381,14 @@ class TrainState:
     velocity : dict of arrays or None
         Momentum buffers, one per parameter (None until the first epoch starts).
     chains : array, shape (n_chains, n_visible), or None
-        Persistent visible chains (PCD).
+        Persistent visible chains (PCD); for PT every replica, shape
+        (n_temperatures * n_chains, n_visible), replica-major, β = 1 first.
     hidden_chains : array, shape (n_chains, n_hidden), or None
         Hidden states drawn from ``chains`` at the end of the latest update (PCD).
+    swaps : SwapRecord or None
+        PT's swap counts and sweep counter (:class:`xprbm.kernels.tempering.SwapRecord`).
+    offsets : dict of arrays or None
+        Centring offsets ``visible`` (n_visible,) and ``hidden`` (n_hidden,).
     epoch, n_updates : int
     history : History
     data_fingerprint : str or None
@@ -349,6 +400,8 @@ class TrainState:
     velocity: dict[str, Any] | None = None
     chains: Any = None
     hidden_chains: Any = None
+    swaps: tempering.SwapRecord | None = None
+    offsets: dict[str, Any] | None = None
     epoch: int = 0
     n_updates: int = 0
     history: History = field(default_factory=History)
@@ -367,6 +420,9 @@ class TrainState:
             velocity=None if self.velocity is None else {
                 name: copy_array(value) for name, value in self.velocity.items()},
             chains=maybe(self.chains), hidden_chains=maybe(self.hidden_chains),
+            swaps=None if self.swaps is None else self.swaps.copy(),
+            offsets=None if self.offsets is None else {
+                name: copy_array(value) for name, value in self.offsets.items()},
             epoch=self.epoch, n_updates=self.n_updates,
             history=History(**self.history.as_dict()), data_fingerprint=self.data_fingerprint)
 
@@ -382,7 +438,11 @@ class TrainState:
         }
         if self.data_fingerprint is not None:
             meta["data_fingerprint"] = self.data_fingerprint
+        if self.swaps is not None:
+            meta["swaps"] = self.swaps.as_meta()
         arrays = {}
+        for name, value in (self.offsets or {}).items():
+            arrays[f"trainer.offsets.{name}"] = np.array(host(value), copy=True)
         for name in ("chains", "hidden_chains"):
             value = getattr(self, name)
             if value is not None:
@@ -395,7 +455,7 @@ class TrainState:
     @classmethod
     def from_checkpoint(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray],
                         to_model: Callable[[np.ndarray], Any], shapes: dict[str, tuple],
-                        n_chains: int | None) -> TrainState:
+                        config: TrainConfig) -> TrainState:
         """The state a checkpoint part describes, checked and moved by ``to_model``.
 
         Parameters
@@ -406,8 +466,8 @@ class TrainState:
             Host array -> array of the model's backend and dtype.
         shapes : dict
             The parameters' shapes (velocities have the same).
-        n_chains : int or None
-            Persistent chains of the run's settings (None: CD, no chains).
+        config : TrainConfig
+            The run's settings (which chains, replicas and offsets it keeps).
 
         Raises
         ------
@@ -417,17 +477,34 @@ class TrainState:
         names = meta.get("velocity")
         require(names is None or sorted(names) == sorted(shapes),
                 f"velocity names {names!r}, expected {sorted(shapes)}")
-        velocity = None if names is None else {
+        started = names is not None
+        velocity = None if not started else {
             name: to_model(stored_array(arrays, f"trainer.velocity.{name}", shapes[name]))
             for name in names}
+        rows = config.chain_rows
+        expected = {"chains": (rows, shapes["visible_bias"]),
+                    "hidden_chains": (config.chains if config.method == "pcd" else None,
+                                      shapes["hidden_bias"])}
         chains = {}
-        for name, width in (("chains", shapes["visible_bias"]),
-                            ("hidden_chains", shapes["hidden_bias"])):
+        for name, (n_rows, width) in expected.items():
             stored = f"trainer.{name}" in arrays
-            require(stored == (velocity is not None and n_chains is not None),
+            require(stored == (started and n_rows is not None),
                     f"{name} {'present' if stored else 'missing'} for this run's settings")
             chains[name] = None if not stored else to_model(stored_array(
-                arrays, f"trainer.{name}", (n_chains, *width), values="binary"))
+                arrays, f"trainer.{name}", (n_rows, *width), values="binary"))
+        offsets = None
+        if config.centered and started:
+            offsets = {name: to_model(stored_array(arrays, f"trainer.offsets.{name}",
+                                                   shapes[f"{name}_bias"]))
+                       for name in ("visible", "hidden")}
+        swaps = None
+        require(("swaps" in meta) == (config.method == "pt" and started),
+                "swap record present or missing against this run's settings")
+        if "swaps" in meta:
+            try:
+                swaps = tempering.SwapRecord.from_meta(meta["swaps"], config.n_temperatures - 1)
+            except ValueError as exc:
+                raise CheckpointError(f"damaged checkpoint: {exc}") from exc
         epoch = stored_int(meta.get("epoch"), "epoch")
         fingerprint = meta.get("data_fingerprint")  # absent from files of before it existed
         require(fingerprint is None or (isinstance(fingerprint, str) and len(fingerprint) == 64),
@@ -438,7 +515,7 @@ class TrainState:
         return cls(
             rng=stored_rng(meta.get("rng"), "rng"),
             monitor_rng=stored_rng(meta.get("monitor_rng"), "monitor_rng"),
-            velocity=velocity, **chains, epoch=epoch,
+            velocity=velocity, **chains, swaps=swaps, offsets=offsets, epoch=epoch,
             n_updates=stored_int(meta.get("n_updates"), "n_updates"), history=history,
             data_fingerprint=fingerprint, resumed=True)
 
@@ -698,39 +775,57 @@ class Trainer:
 
     def _update(self, X: Any, rows: Any) -> None:
         """One update on ``X[rows]``: the state's arrays go in, the results come back."""
-        rbm, state = self.rbm, self.state
+        rbm, state, config = self.rbm, self.state, self.config
         params = rbm.parameters()
-        chains = None if self.config.method == "cd" else {
-            "visible": state.chains, "hidden": state.hidden_chains}
+        chains = None
+        if config.method == "pcd":
+            chains = {"visible": state.chains, "hidden": state.hidden_chains}
+        elif config.method == "pt":
+            chains = {"visible": state.chains, "betas": config.betas, "swaps": state.swaps}
         self._update_object()(X, rows, params, state.velocity, chains, state.rng,
-                              self.config.update_settings())
+                              config.update_settings(), state.offsets)
         for name, value in params.items():
             if getattr(rbm, name) is not value:
                 setattr(rbm, name, value)
         if chains is not None:
-            state.chains, state.hidden_chains = chains["visible"], chains["hidden"]
+            state.chains = chains["visible"]
+            state.hidden_chains = chains.get("hidden")
         state.n_updates += 1
 
     def _initialise(self, X: Any) -> None:
-        rbm, state = self.rbm, self.state
+        rbm, state, config = self.rbm, self.state, self.config
         xp = rbm.xp
-        if self.config.init_visible_bias == "data" and isinstance(X, BlockSource):
-            # one pass over the blocks for the column means
-            means = rbm.array_backend.asarray(X.column_means()[None, :], dtype=xp.float64)
+        means = None
+        if config.init_visible_bias == "data" or config.centered:
+            means = self._column_means(X)
+        if config.init_visible_bias == "data":
             rbm.visible_bias = generic.clipped_log_odds(xp, means, DATA_MEAN_EPS,
                                                         rbm.array_dtype)
-        elif self.config.init_visible_bias == "data":
-            rbm.visible_bias = generic.clipped_log_odds(xp, X, DATA_MEAN_EPS, rbm.array_dtype)
         else:
             rbm.visible_bias = xp.zeros_like(rbm.visible_bias)
         state.velocity = {name: xp.zeros_like(value) for name, value in rbm.parameters().items()}
-        if self.config.method == "pcd":
-            # chains start from the independent-unit model of the visible bias
-            state.chains = independent_visible(rbm, self.config.chains, rbm.visible_bias,
-                                               state.rng)
+        if config.centered:
+            state.offsets = {
+                "visible": xp.astype(xp.reshape(means, (-1,)), rbm.array_dtype),
+                "hidden": xp.full_like(rbm.hidden_bias, HIDDEN_OFFSET_INIT)}
+        if config.method == "cd":
+            return
+        # chains (PT: every replica) start from the independent-unit model of the visible bias
+        state.chains = independent_visible(rbm, config.chain_rows, rbm.visible_bias, state.rng)
+        if config.method == "pt":
+            state.swaps = tempering.SwapRecord(config.n_temperatures - 1)
+        else:
             state.hidden_chains = generic.bernoulli(
                 rbm.array_backend, state.chains @ rbm.weights, rbm.hidden_bias,
                 state.rng.next_base())
+
+    def _column_means(self, X: Any) -> Any:
+        """Column means of the training rows, float64, shape (1, n_visible)."""
+        rbm = self.rbm
+        if isinstance(X, BlockSource):  # one pass over the blocks
+            return rbm.array_backend.asarray(X.column_means()[None, :], dtype=rbm.xp.float64)
+        xp = rbm.xp
+        return xp.sum(xp.astype(X, xp.float64), axis=0, keepdims=True) / X.shape[0]
 
     def _explicit_validation(self, source: BlockSource, validation: Any, binary: bool) -> Any:
         """Validation rows for data read block by block: explicit rows or none."""
@@ -835,9 +930,8 @@ class Trainer:
             raise CheckpointError(f"the checkpoint's training settings are invalid: {exc}") \
                 from exc
         shapes = {name: tuple(value.shape) for name, value in rbm.parameters().items()}
-        n_chains = trainer.config.chains if trainer.config.method == "pcd" else None
         trainer.state = TrainState.from_checkpoint(meta, contents.arrays, rbm.to_model_array,
-                                                   shapes, n_chains)
+                                                   shapes, trainer.config)
         rbm.trainer = trainer
         return trainer
 

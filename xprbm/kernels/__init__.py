@@ -8,16 +8,17 @@ result as ``fast_path``), and every function here takes that resolved name. ``"a
 Numba on NumPy (unless ``XPRBM_DISABLE_NUMBA=1`` is set or Numba is missing), CuPy's kernels
 on CuPy, and the generic code elsewhere. Fast modules are imported on first use only.
 
-Operations: :func:`uniform`, :func:`bernoulli` (sampling), :func:`count_invalid` (the fused
-input check), :func:`state_log_sums` (exact enumeration of a layer's states) and
-:func:`make_update` (the training update, see :mod:`.update`).
+Operations: :func:`uniform`, :func:`bernoulli`, :func:`sampler` (sampling),
+:func:`count_invalid` (the fused input check), :func:`state_log_sums` (exact enumeration of a
+layer's states) and :func:`make_update` (the training update, see :mod:`.update`; parallel
+tempering's sweeps and swaps are in :mod:`.tempering`).
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any
 
@@ -25,7 +26,14 @@ import numpy as np
 
 from ..backend import Backend
 from . import generic
-from .update import GenericUpdate, Update, UpdateLayout, UpdateSettings, draw_bases
+from .update import (
+    GenericUpdate,
+    TemperedUpdate,
+    Update,
+    UpdateLayout,
+    UpdateSettings,
+    draw_bases,
+)
 
 METHODS = ("auto", "generic", "numba", "cupy")
 
@@ -40,6 +48,7 @@ __all__ = [
     "make_update",
     "numba_available",
     "resolve_method",
+    "sampler",
     "state_log_sums",
     "uniform",
 ]
@@ -109,6 +118,21 @@ def bernoulli(backend: Backend, field: Any, bias: Any, base: int, method: str) -
     return field
 
 
+def sampler(backend: Backend, method: str) -> Callable[[Any, int], Any]:
+    """``sample(field, base)``: 0/1 states with ``p = sigmoid(field)`` by :func:`bernoulli`
+    (``field`` of shape (n_rows, n_units), C-contiguous, may be overwritten)."""
+    zeros: dict[tuple, Any] = {}
+
+    def sample(field: Any, base: int) -> Any:
+        key = (field.shape[1], field.dtype)
+        if key not in zeros:
+            zeros[key] = backend.xp.zeros(field.shape[1], dtype=field.dtype,
+                                          **backend.placement)
+        return bernoulli(backend, field, zeros[key], base, method)
+
+    return sample
+
+
 def uniform(backend: Backend, shape: tuple[int, int], base: int, dtype: Any, method: str) -> Any:
     """Counter-based uniforms of draw ``base`` (identical on every path)."""
     fast = _fast_module(method)
@@ -143,12 +167,17 @@ def state_log_sums(backend: Backend, small_bias: Any, coupling: Any, big_bias: A
 def make_update(backend: Backend, method: str, dtype: Any, layout: UpdateLayout) -> Update:
     """The update object of a resolved kernel ``method`` for arrays of ``dtype``.
 
-    A fast path that cannot start (Numba without SciPy's BLAS or threadpoolctl, CuPy without
-    a cuBLAS that ctypes can load) falls back to :class:`GenericUpdate` with a
-    ``RuntimeWarning``.
+    CD and PCD without centring run the fused update of the method (Numba, CuPy). Parallel
+    tempering and centred training run the array code of :mod:`.update` whose draws go
+    through the method's sampling kernel. A fast path that cannot start (Numba without
+    SciPy's BLAS or threadpoolctl, CuPy without a cuBLAS that ctypes can load) falls back to
+    :class:`GenericUpdate` with a ``RuntimeWarning``.
     """
-    if method == "generic":
-        return GenericUpdate(backend, layout)
+    if layout.method == "pt":
+        return TemperedUpdate(backend, layout, sampler(backend, method))
+    if method == "generic" or layout.centered:
+        return GenericUpdate(backend, layout, None if method == "generic"
+                             else sampler(backend, method))
     try:
         if method == "cupy":
             from .cupy_update import CupyUpdate
@@ -162,4 +191,3 @@ def make_update(backend: Backend, method: str, dtype: Any, layout: UpdateLayout)
         warnings.warn(f"the fast {method} update needs {needs} ({error}); training with the "
                       "generic update instead", RuntimeWarning, stacklevel=3)
         return GenericUpdate(backend, layout)
-

@@ -10,7 +10,7 @@ energy, log-sum-exp, log-odds of data means), so that each exists once.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..backend import Backend
@@ -194,7 +194,8 @@ def bernoulli(backend: Backend, field: Any, bias: Any, base: int) -> Any:
 
 def update(backend: Backend, X: Any, rows: Any, params: dict[str, Any],
            velocity: dict[str, Any], chains: dict[str, Any] | None, bases: Any,
-           settings: Any) -> None:
+           settings: Any, sample: Callable[[Any, int], Any] | None = None,
+           offsets: dict[str, Any] | None = None) -> None:
     """One CD-k / PCD-k update with portable array-API code (the reference).
 
     PCD keeps visible chains and the hidden states drawn from them at the end of the previous
@@ -202,10 +203,8 @@ def update(backend: Backend, X: Any, rows: Any, params: dict[str, Any],
     runs ``h -> v`` then ``k - 1`` full ``v -> h -> v`` steps, and the negative phase's hidden
     field also gives the hidden states kept for the next update. CD starts the chain with
     ``h ~ p(h | batch)``. Either way an update of PCD-1 / CD-1 costs five matrix products,
-    and takes its draws in the order of :func:`xprbm.kernels.update.draw_bases`. With momentum
-    ``m``, learning rate ``lr`` and weight decay ``d`` (weights only)::
-
-        velocity = m * velocity + lr * (gradient - d * parameter);  parameter += velocity
+    and takes its draws in the order of :func:`xprbm.kernels.update.draw_bases`. The step
+    is :func:`gradient_step`.
 
     Parameters
     ----------
@@ -224,38 +223,102 @@ def update(backend: Backend, X: Any, rows: Any, params: dict[str, Any],
     bases : sequence of 2k ints
         The update's draw bases.
     settings : UpdateSettings
-        ``method``, ``k``, ``learning_rate``, ``momentum``, ``weight_decay``.
+        ``k``, ``learning_rate``, ``momentum``, ``weight_decay``, ``offset_rate``.
+    sample : callable, optional
+        ``sample(field, base)``: 0/1 states with ``p = sigmoid(field)`` (default
+        :func:`bernoulli`; the dispatcher passes a fused kernel that draws the same numbers).
+    offsets : dict or None
+        Centring offsets (see :func:`gradient_step`); None trains without centring.
     """
     xp = backend.xp
+    if sample is None:
+        def sample(field: Any, base: int) -> Any:
+            return bernoulli(backend, field, 0.0, base)
     draws = iter(int(base) for base in bases)
     W, b, c = params["weights"], params["visible_bias"], params["hidden_bias"]
     k = settings.k
-    batch = xp.take(X, rows, axis=0)
-    pos_field = batch @ W + c
+    batch, pos_field = positive_phase(xp, X, rows, params)
     pos = sigmoid(xp, pos_field)
     if chains is None:
-        h = bernoulli(backend, pos_field, 0.0, next(draws))
+        h = sample(pos_field, next(draws))
     else:
         h = chains["hidden"]
     for step in range(k):
-        v = bernoulli(backend, h @ W.T, b, next(draws))
+        v = sample(h @ W.T + b, next(draws))
         if step < k - 1:
-            h = bernoulli(backend, v @ W, c, next(draws))
+            h = sample(v @ W + c, next(draws))
     neg_field = v @ W + c
     neg = sigmoid(xp, neg_field)
     if chains is not None:
         chains["visible"] = v
-        chains["hidden"] = bernoulli(backend, neg_field, 0.0, next(draws))
+        chains["hidden"] = sample(neg_field, next(draws))
+    gradient_step(xp, batch, pos, v, neg, params, velocity, settings, offsets)
+
+
+def positive_phase(xp: Any, X: Any, rows: Any, params: dict[str, Any]) -> tuple[Any, Any]:
+    """The batch ``X[rows]`` in the parameters' dtype and its hidden field ``batch W + c``."""
+    W = params["weights"]
+    batch = xp.take(X, rows, axis=0)
+    if batch.dtype != W.dtype:
+        batch = xp.astype(batch, W.dtype)
+    return batch, batch @ W + params["hidden_bias"]
+
+
+def gradient_step(xp: Any, batch: Any, pos: Any, v: Any, neg: Any, params: dict[str, Any],
+                  velocity: dict[str, Any], settings: Any,
+                  offsets: dict[str, Any] | None = None) -> None:
+    """The momentum step on the gradient of a batch and a negative phase.
+
+    With momentum ``m``, learning rate ``lr`` and weight decay ``d`` (weights only)::
+
+        velocity = m * velocity + lr * (gradient - d * parameter);  parameter += velocity
+
+    With ``offsets`` (visible ``mu``, hidden ``lam``) the gradient is the centred one of
+    Montavon & Mueller (2012) and Melchior, Fischer & Wiskott (2016), applied to the same
+    (uncentred) parameters: the offsets first move towards the batch means
+    (``mu += nu * (mean(batch) - mu)``, ``lam += nu * (mean(pos) - lam)``, ``nu`` the
+    settings' ``offset_rate``); then, with the plain gradients ``G_W, g_b, g_c``,
+
+    - ``G_W' = G_W - mu g_cᵀ - g_b lamᵀ``, the gradient of the centred energy
+      ``-(v - mu)·b' - (h - lam)·c' - (v - mu)ᵀ W (h - lam)`` with respect to ``W``;
+    - the biases step as the centred biases do: ``g_b - (G_W' - d W) lam`` and
+      ``g_c - (G_W' - d W)ᵀ mu``, since ``b = b' - W lam`` and ``c = c' - Wᵀ mu``.
+
+    Parameters
+    ----------
+    xp : array namespace
+    batch : array, shape (b, n_visible)
+    pos : array, shape (b, n_hidden)
+        ``p(h = 1 | batch)``.
+    v : array, shape (C, n_visible)
+        Negative-phase visible states.
+    neg : array, shape (C, n_hidden)
+        ``p(h = 1 | v)``.
+    params, velocity : dict
+        Replaced by the updated arrays.
+    settings : UpdateSettings
+    offsets : dict or None
+        ``visible`` (n_visible,) and ``hidden`` (n_hidden,); replaced by the moved offsets.
+    """
     n_pos, n_neg = batch.shape[0], v.shape[0]
-    grads = {
-        "weights": batch.T @ pos / n_pos - v.T @ neg / n_neg,
-        "visible_bias": xp.sum(batch, axis=0) / n_pos - xp.sum(v, axis=0) / n_neg,
-        "hidden_bias": xp.sum(pos, axis=0) / n_pos - xp.sum(neg, axis=0) / n_neg,
-    }
+    grad_b = xp.sum(batch, axis=0) / n_pos - xp.sum(v, axis=0) / n_neg
+    grad_c = xp.sum(pos, axis=0) / n_pos - xp.sum(neg, axis=0) / n_neg
+    grad_W = batch.T @ pos / n_pos - v.T @ neg / n_neg
+    decay = settings.weight_decay
+    if offsets is not None:
+        rate = settings.offset_rate
+        mu = offsets["visible"] + rate * (xp.sum(batch, axis=0) / n_pos - offsets["visible"])
+        lam = offsets["hidden"] + rate * (xp.sum(pos, axis=0) / n_pos - offsets["hidden"])
+        offsets["visible"], offsets["hidden"] = mu, lam
+        grad_W = grad_W - mu[:, None] * grad_c[None, :] - grad_b[:, None] * lam[None, :]
+        step_W = grad_W - decay * params["weights"]
+        grad_b = grad_b - step_W @ lam
+        grad_c = grad_c - mu @ step_W
+    grads = {"weights": grad_W, "visible_bias": grad_b, "hidden_bias": grad_c}
     for name, grad in grads.items():
         param = params[name]
-        decay = settings.weight_decay if name == "weights" else 0.0
+        weight_decay = decay if name == "weights" else 0.0
         delta = settings.momentum * velocity[name] + settings.learning_rate * (
-            grad - decay * param)
+            grad - weight_decay * param)
         velocity[name] = delta
         params[name] = param + delta

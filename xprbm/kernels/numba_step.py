@@ -57,7 +57,7 @@ class NumbaUpdate(StackedBuffers):
 
     def __call__(self, X: Any, rows: Any, params: dict[str, Any], velocity: dict[str, Any],
                  chains: dict[str, Any] | None, rng: CounterRNG,
-                 settings: UpdateSettings) -> None:
+                 settings: UpdateSettings, offsets: None = None) -> None:
         """One update (see :meth:`xprbm.kernels.update.Update.__call__`)."""
         n_batch, n_chains, n_rows = self.sizes(rows.shape[0])
         self.conform(params, velocity, chains)

@@ -22,6 +22,7 @@ counter ``i``; see :mod:`xprbm.rng`), so every path draws the same numbers.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,7 @@ import numpy as np
 
 from ..backend import Backend, single_thread_blas_if_small
 from ..rng import CounterRNG
-from . import generic
+from . import generic, tempering
 
 PARAMETERS = ("weights", "visible_bias", "hidden_bias")
 
@@ -41,11 +42,15 @@ class UpdateLayout:
     Attributes
     ----------
     n_visible, n_hidden : int
-    method : {"pcd", "cd"}
+    method : {"pcd", "cd", "pt"}
     batch_size : int
         Largest batch (a short last batch is fine).
     n_chains : int
-        Persistent chains (PCD); ignored by CD, which runs one chain per batch row.
+        Persistent chains (PCD, PT); ignored by CD, which runs one chain per batch row.
+    centered : bool
+        The update takes centring offsets.
+    n_temperatures : int
+        Replicas per chain (PT).
     """
 
     n_visible: int
@@ -53,16 +58,20 @@ class UpdateLayout:
     method: str
     batch_size: int
     n_chains: int
+    centered: bool = False
+    n_temperatures: int = 1
 
 
 @dataclass(frozen=True)
 class UpdateSettings:
-    """The numbers one update uses: Gibbs steps and the momentum step's coefficients."""
+    """The numbers one update uses: Gibbs steps (PT: sweeps), the momentum step's
+    coefficients, and the rate at which centring offsets follow the batch means."""
 
     k: int
     learning_rate: float
     momentum: float
     weight_decay: float
+    offset_rate: float = 0.0
 
 
 def draw_bases(rng: CounterRNG, k: int) -> np.ndarray:
@@ -107,7 +116,7 @@ class Update:
 
     def __call__(self, X: Any, rows: Any, params: dict[str, Any], velocity: dict[str, Any],
                  chains: dict[str, Any] | None, rng: CounterRNG,
-                 settings: UpdateSettings) -> None:
+                 settings: UpdateSettings, offsets: dict[str, Any] | None = None) -> None:
         """One update, in place (the dicts' entries may be rebound).
 
         Parameters
@@ -120,18 +129,76 @@ class Update:
         chains : dict or None
             PCD's ``visible`` (C, n_visible) and ``hidden`` (C, n_hidden) chain states.
         rng : CounterRNG
-            The training stream; advances by ``2k`` draws.
+            The training stream; advances by ``2k`` draws (PT: ``3k``).
         settings : UpdateSettings
+        offsets : dict or None
+            Centring offsets ``visible`` (n_visible,) and ``hidden`` (n_hidden,), replaced by
+            the moved ones (only updates built for a ``centered`` layout take them).
         """
         raise NotImplementedError
 
 
 class GenericUpdate(Update):
-    """The portable update (:func:`xprbm.kernels.generic.update`) on any backend."""
+    """The portable update (:func:`xprbm.kernels.generic.update`) on any backend, with
+    centring; its draws go through ``sample`` (default: :func:`generic.bernoulli`).
+
+    Parameters
+    ----------
+    backend : Backend
+    layout : UpdateLayout
+    sample : callable, optional
+        ``sample(field, base)``, as :func:`xprbm.kernels.sampler` makes.
+    """
+
+    def __init__(self, backend: Backend, layout: UpdateLayout,
+                 sample: Callable[[Any, int], Any] | None = None) -> None:
+        super().__init__(backend, layout)
+        self.sample = sample
 
     def __call__(self, X: Any, rows: Any, params: dict[str, Any], velocity: dict[str, Any],
                  chains: dict[str, Any] | None, rng: CounterRNG,
-                 settings: UpdateSettings) -> None:
+                 settings: UpdateSettings, offsets: dict[str, Any] | None = None) -> None:
         """One update (see :meth:`Update.__call__`)."""
         generic.update(self.backend, X, rows, params, velocity, chains,
-                       draw_bases(rng, settings.k), settings)
+                       draw_bases(rng, settings.k), settings, self.sample, offsets)
+
+
+class TemperedUpdate(GenericUpdate):
+    """Parallel tempering as the negative phase (Desjardins et al. 2010; Cho, Raiko & Ilin
+    2010): each update runs ``k`` sweeps of every replica with their swaps
+    (:func:`xprbm.kernels.tempering.sweep_and_swap`, three draws each) and takes the
+    negative statistics from the replicas at β = 1.
+
+    ``chains`` holds ``visible`` (R * C, n_visible), the replicas in the layout of
+    :mod:`.tempering`, ``betas`` (R,) and ``swaps`` (a :class:`.tempering.SwapRecord`).
+    """
+
+    def __init__(self, backend: Backend, layout: UpdateLayout,
+                 sample: Callable[[Any, int], Any]) -> None:
+        super().__init__(backend, layout, sample)
+        self._beta_col: tuple[tuple, Any] | None = None
+
+    def beta_column(self, betas: np.ndarray, dtype: Any) -> Any:
+        key = (tuple(betas.tolist()), dtype)
+        if self._beta_col is None or self._beta_col[0] != key:
+            self._beta_col = (key, tempering.beta_column(self.backend, betas,
+                                                         self.layout.n_chains, dtype))
+        return self._beta_col[1]
+
+    def __call__(self, X: Any, rows: Any, params: dict[str, Any], velocity: dict[str, Any],
+                 chains: dict[str, Any] | None, rng: CounterRNG,
+                 settings: UpdateSettings, offsets: dict[str, Any] | None = None) -> None:
+        """One update (see :meth:`Update.__call__`)."""
+        xp = self.backend.xp
+        batch, pos_field = generic.positive_phase(xp, X, rows, params)
+        pos = generic.sigmoid(xp, pos_field)
+        betas, replicas = chains["betas"], chains["visible"]
+        beta_col = self.beta_column(betas, replicas.dtype)
+        for _ in range(settings.k):
+            bases = tuple(rng.next_base() for _ in range(tempering.DRAWS_PER_SWEEP))
+            replicas = tempering.sweep_and_swap(self.backend, self.sample, params, replicas,
+                                                betas, beta_col, chains["swaps"], bases)
+        chains["visible"] = replicas
+        v = replicas[:self.layout.n_chains, :]
+        neg = generic.sigmoid(xp, v @ params["weights"] + params["hidden_bias"])
+        generic.gradient_step(xp, batch, pos, v, neg, params, velocity, settings, offsets)
