@@ -68,7 +68,8 @@ def test_constructor_has_scikit_learns_parameters_and_defaults():
         assert mine[name].default == parameter.default, name
         assert mine[name].kind == parameter.kind, name
     extras = {name: p.default for name, p in mine.items() if name not in theirs}
-    assert extras == {"backend": "numpy", "method": "pcd", "k": 1, "n_chains": None,
+    assert extras == {"backend": "numpy", "method": "pcd", "centered": False, "k": 1,
+                      "n_chains": None,
                       "momentum": 0.0, "weight_decay": 0.0, "dtype": None, "shuffle": False}
 
 
@@ -223,3 +224,8 @@ def test_extras_reach_the_trainer(digits):
     assert rbm.components_.dtype == np.float32
     with pytest.raises(ValueError, match="method"):
         BernoulliRBM(method="nope").fit(digits[0][:5])
+    tempered = BernoulliRBM(n_components=5, n_iter=1, method="pt", centered=True,
+                            random_state=0).fit(digits[0][:50])
+    config = tempered.model_.trainer.config
+    assert (config.method, config.centered) == ("pt", True)
+    assert tempered.h_samples_.shape == (10, 5)

@@ -9,8 +9,9 @@ The constructor takes scikit-learn's parameters with the same defaults and meani
 random_state=None``): persistent contrastive divergence with one Gibbs step (PCD-1), as many
 persistent chains as a batch, a step of ``learning_rate`` times the mean gradient of a batch,
 visible biases starting at zero, no momentum, no weight decay, batches in stored order. The
-extras (``backend``, ``method``, ``k``, ``n_chains``, ``momentum``, ``weight_decay``,
-``dtype``, ``shuffle``) are keywords whose defaults keep that behaviour.
+extras (``backend``, ``method`` (also ``"pt"``), ``centered``, ``k``, ``n_chains``,
+``momentum``, ``weight_decay``, ``dtype``, ``shuffle``) are keywords whose defaults keep that
+behaviour.
 
 The estimator adapts :class:`xprbm.RBM` and its trainer (:mod:`xprbm.train`); it does not
 train by itself. It needs scikit-learn (``pip install scikit-learn``).
@@ -67,8 +68,13 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         on every call of :meth:`fit`; the random numbers differ from scikit-learn's.
     backend : {"numpy", "cupy", "auto"}, default="numpy"
         Where the parameters live and training runs (``"cupy"``: a CUDA GPU).
-    method : {"pcd", "cd"}, default="pcd"
-        Persistent chains (scikit-learn's method) or chains started at the batch.
+    method : {"pcd", "cd", "pt"}, default="pcd"
+        Persistent chains (scikit-learn's method), chains started at the batch, or parallel
+        tempering (persistent chains with replicas at higher temperatures that swap states;
+        the ladder is :class:`xprbm.TrainConfig`'s default).
+    centered : bool, default=False
+        Centred gradients (see :class:`xprbm.TrainConfig`); the fitted attributes are the
+        ordinary parameters of the same model.
     k : int, default=1
         Gibbs steps per update.
     n_chains : int or None, default=None
@@ -91,7 +97,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     intercept_hidden_ : ndarray of shape (n_components,)
     intercept_visible_ : ndarray of shape (n_features,)
     h_samples_ : ndarray of shape (n_chains, n_components)
-        Hidden states of the persistent chains (zeros before training, and for CD).
+        Hidden states of the persistent chains (zeros before training, and for CD and PT).
     model_ : xprbm.RBM
         The model itself (its ``trainer`` holds the training state).
     n_features_in_ : int
@@ -123,6 +129,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         random_state: Any = None,
         backend: str = "numpy",
         method: str = "pcd",
+        centered: bool = False,
         k: int = 1,
         n_chains: int | None = None,
         momentum: float = 0.0,
@@ -138,6 +145,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.random_state = random_state
         self.backend = backend
         self.method = method
+        self.centered = centered
         self.k = k
         self.n_chains = n_chains
         self.momentum = momentum
@@ -202,7 +210,8 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         check_int(self.n_components, "n_components", 1)
         check_int(int(self.verbose) if isinstance(self.verbose, (bool, np.bool_))
                   else self.verbose, "verbose", 0)
-        config = dict(method=self.method, k=self.k, n_chains=self.n_chains,
+        config = dict(method=self.method, centered=self.centered, k=self.k,
+                      n_chains=self.n_chains,
                       batch_size=self.batch_size, learning_rate=self.learning_rate,
                       momentum=self.momentum, weight_decay=self.weight_decay,
                       shuffle=bool(self.shuffle), init_visible_bias="zeros",
