@@ -264,8 +264,8 @@ def _add_demo(commands: Any) -> None:
                    "example:\n  xprbm demo --out runs/demo\n\n"
                    f"settings: {s['hidden']} hidden units, PCD-{s['k']}, {s['epochs']} epochs, "
                    f"batch {s['batch_size']},\nlearning rate {s['learning_rate']}, momentum "
-                   f"{s['momentum']}, weight decay {s['weight_decay']}; rows 0-3999 train, "
-                   "4000-4999 validate.\n"
+                   f"{s['momentum']}, weight decay {s['weight_decay']}; 400 digits of each class "
+                   "train,\nthe other 100 validate (a fixed split).\n"
                    "needs: pip install 'xprbm[data,plot]'")
     sub.add_argument("--epochs", type=positive_int, default=s["epochs"], metavar="N",
                      help=f"epochs (default {s['epochs']}; fewer for a quicker look)")
