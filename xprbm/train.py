@@ -198,7 +198,8 @@ class TrainConfig:
     shuffle: bool = _setting(True, "visit the rows in a fresh seeded order each epoch",
                              "--shuffle")
     init_visible_bias: str = _setting(
-        "data", "visible biases at the start: log-odds of the data means, or zeros",
+        "data", "visible biases of a model not trained yet (a trained one keeps its own): "
+        "log-odds of the data means, or zeros",
         "--init-visible-bias", choices=VISIBLE_BIAS_INITS)
     monitor_size: int = _setting(1000, "most rows the per-epoch metrics use (0: none)",
                                  "--monitor-size", metavar="N", minimum=0)
