@@ -109,8 +109,11 @@ def test_train_sample_evaluate(tmp_path, data_file, capsys):
     assert -np.log(2) * 1.5 < pll < 0.0
 
 
-def test_resume_through_the_command_line_equals_a_straight_run(tmp_path, data_file, capsys):
-    common = ["--data", data_file, "--quiet", "--checkpoint-every", 1, *SMALL]
+@pytest.mark.parametrize("schedule", [[], ["--lr-schedule", "linear", "--final-lr", "0.01",
+                                            "--schedule-epochs", "4"]])
+def test_resume_through_the_command_line_equals_a_straight_run(tmp_path, data_file, capsys,
+                                                               schedule):
+    common = ["--data", data_file, "--quiet", "--checkpoint-every", 1, *SMALL, *schedule]
     assert _run(capsys, "train", "--epochs", 4, "--out", tmp_path / "a", *common)[0] == 0
     assert _run(capsys, "train", "--epochs", 2, "--out", tmp_path / "b", *common)[0] == 0
     code, out, err = _run(capsys, "train", "--resume", tmp_path / "b" / "checkpoint",
@@ -121,6 +124,36 @@ def test_resume_through_the_command_line_equals_a_straight_run(tmp_path, data_fi
     for name, value in straight.rbm.parameters().items():
         np.testing.assert_array_equal(getattr(resumed.rbm, name), value)
     assert resumed.history.train_pll_per_unit == straight.history.train_pll_per_unit
+    assert resumed.config == straight.config
+
+
+def test_an_interrupted_scheduled_run_resumes_its_schedule(tmp_path, data_file, capsys,
+                                                          monkeypatch):
+    """--epochs is the whole run: a run stopped at epoch 2 of 4 resumes the schedule that ends
+    at epoch 4 (recorded in its checkpoint), as the straight run trained it."""
+    common = ["--data", data_file, "--checkpoint-every", 1, *SMALL, "--lr-schedule",
+              "exponential", "--final-lr", "0.001"]
+    code, out, _ = _run(capsys, "train", "--epochs", 4, "--out", tmp_path / "a", *common)
+    assert code == 0 and "learning rate 0.1 to 0.001 (exponential, reached at epoch 4)" in out
+    real_run = xprbm.Trainer.run
+
+    def stopped(trainer, *args, **kwargs):  # as if killed after the checkpoint of epoch 2
+        def callback(t):
+            if t.epoch > 2:
+                raise KeyboardInterrupt
+        return real_run(trainer, *args, **{**kwargs, "callback": callback})
+
+    monkeypatch.setattr(xprbm.Trainer, "run", stopped)
+    assert _run(capsys, "train", "--epochs", 4, "--out", tmp_path / "b", "--quiet",
+                *common)[0] == cli.EXIT_INTERRUPTED
+    monkeypatch.setattr(xprbm.Trainer, "run", real_run)
+    assert xprbm.load(tmp_path / "b" / "checkpoint").epoch == 2
+    assert _run(capsys, "train", "--resume", tmp_path / "b" / "checkpoint", "--epochs", 4,
+                "--quiet")[0] == 0
+    straight, resumed = (xprbm.load(tmp_path / d / "checkpoint") for d in ("a", "b"))
+    assert resumed.epoch == 4 and resumed.state.schedule_end == 4
+    for name, value in straight.rbm.parameters().items():
+        np.testing.assert_array_equal(getattr(resumed.rbm, name), value)
 
 
 def test_quiet_training_prints_nothing(tmp_path, data_file, capsys):

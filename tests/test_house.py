@@ -191,11 +191,22 @@ def test_format_1_checkpoints_of_4fdaa11_resume_bit_identically(case):
         np.testing.assert_array_equal(mine.arrays[name], expected, err_msg=name)
     for key in ("rng", "monitor_rng", "epoch", "n_updates"):
         assert mine.parts["trainer"][key] == contents.parts["trainer"][key], key
-    # settings added since format 1 take their defaults
-    stored, config = contents.parts["trainer"]["config"], mine.parts["trainer"]["config"]
-    defaults = {name: SETTINGS[name].default for name in config}
-    assert config == {**defaults, **stored}
-    assert mine.parts["model"] == contents.parts["model"]
+    _assert_same_but_new_defaults(mine.parts["trainer"]["config"],
+                                  contents.parts["trainer"]["config"], SETTINGS_DEFAULTS)
+    _assert_same_but_new_defaults(mine.parts["model"], contents.parts["model"],
+                                  {"trained": True})
+
+
+#: what a setting added after format 1 holds when a format-1 file is loaded: its default
+SETTINGS_DEFAULTS = {name: SETTINGS[name].default for name in CONFIG_FIELDS}
+
+
+def _assert_same_but_new_defaults(mine: dict, old: dict, new_defaults: dict) -> None:
+    """``mine`` has every entry of ``old``, equal, and more only where ``new_defaults`` says
+    what a format-1 file implies for them."""
+    assert {k: mine[k] for k in old} == old
+    for key in set(mine) - set(old):
+        assert key in new_defaults and mine[key] == new_defaults[key], key
 
 
 def test_format_1_model_checkpoint_loads():
@@ -204,3 +215,4 @@ def test_format_1_model_checkpoint_loads():
     np.testing.assert_array_equal(rbm.weights, arrays["model.weights"])
     assert rbm.seed == int(parts["model"]["seed"]) and math.isfinite(
         xprbm.exact_log_partition(rbm))
+    assert rbm.trained and "trained" not in parts["model"]  # guessed from its biases

@@ -113,6 +113,68 @@ def test_resume_after_save_load_is_bit_identical(tmp_path, kernels, method):
         assert getattr(resumed.history, column) == getattr(straight.trainer.history, column)
 
 
+class _Interrupted(Exception):
+    pass
+
+
+def _interrupt_after(epoch: int):
+    """A callback that stops a run once it has finished ``epoch`` (and saved it: the
+    checkpoint hook runs after the callback, so the stop comes one epoch later)."""
+    def callback(trainer):
+        if trainer.epoch > epoch:
+            raise _Interrupted
+    return callback
+
+
+@pytest.mark.parametrize("kernels", ["numba", "generic"])
+@pytest.mark.parametrize("schedule, schedule_epochs", [("linear", 5), ("exponential", None),
+                                                       ("linear", None)])
+def test_a_scheduled_run_resumes_bit_identically(tmp_path, kernels, schedule, schedule_epochs):
+    """6 epochs straight == a run of 6 stopped after its epoch-3 checkpoint, loaded and run 3
+    more epochs: the schedule's end (given, or the first call's last epoch) is in the file."""
+    X = _data(150)
+    options = dict(method="pcd", k=1, validation=0.2, progress=False, **TRAIN,
+                   learning_rate_schedule=schedule, final_learning_rate=0.005,
+                   schedule_epochs=schedule_epochs)
+    straight = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=11, fast_path=kernels)
+    straight.fit(X, epochs=6, **options)
+
+    first = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=11, fast_path=kernels)
+    path = tmp_path / "checkpoint.npz"
+    with pytest.raises(_Interrupted):
+        first.fit(X, epochs=6, checkpoint_every=3, checkpoint_path=path,
+                  callback=_interrupt_after(3), **options)
+    resumed = xprbm.load(path)
+    assert resumed.epoch == 3 and resumed.state.schedule_end == 6
+    resumed.run(X, epochs=3, validation=0.2, progress=False)
+
+    expected, got = trainer_state(straight.trainer), trainer_state(resumed)
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    assert resumed.rng.state() == straight.trainer.rng.state() and resumed.epoch == 6
+    assert resumed.history.recon_error == straight.trainer.history.recon_error
+    assert resumed.learning_rate_at(6) == 0.005 and resumed.learning_rate_at(1) == 0.1
+
+
+def test_the_trained_flag_is_saved_and_guessed_for_older_files(tmp_path):
+    fresh = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=1)
+    assert not xprbm.load(xprbm.save(fresh, tmp_path / "fresh.npz")).trained
+    trained, _ = _saved_model(tmp_path)
+    assert trained.trained and xprbm.load(tmp_path / "model.npz").trained
+    for model, expected in ((fresh, False), (trained, True)):
+        meta, arrays = model.checkpoint_part()
+        del meta["trained"]  # a file of before the flag: a new model's biases are zero
+        assert xprbm.RBM.from_checkpoint(meta, arrays).trained is expected
+    meta, arrays = trained.checkpoint_part()
+    meta["trained"] = "yes"
+    with pytest.raises(CheckpointError, match="trained"):
+        xprbm.RBM.from_checkpoint(meta, arrays)
+    again = xprbm.load(tmp_path / "model.npz")
+    bias = to_numpy(again, again.visible_bias).copy()
+    again.fit(_data(), epochs=1, progress=False, **{**TRAIN, "learning_rate": 1e-9})
+    np.testing.assert_allclose(to_numpy(again, again.visible_bias), bias, atol=1e-6)
+
+
 def test_periodic_checkpoints_during_fit(tmp_path, monkeypatch):
     saved_epochs = []
     real_write = train.write_checkpoint

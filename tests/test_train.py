@@ -151,8 +151,8 @@ def test_cupy_graph_update_matches_generic(cupy_device, method, replace_weights,
     assert fast.weights.dtype == dtype
     step, trainer = fast.trainer._updater, fast.trainer
     assert step.graph is not None, "full batches should replay a captured CUDA graph"
-    chains = None if method == "cd" else {"visible": trainer.chains,
-                                          "hidden": trainer.hidden_chains}
+    chains = None if method == "cd" else {"visible": trainer.state.chains,
+                                          "hidden": trainer.state.hidden_chains}
     in_use = step._signature(fast.parameters(), trainer.velocity, chains, trainer.rng.key,
                              trainer.config.update_settings())
     assert step.graph_signature == in_use  # captured for the arrays in use
@@ -290,7 +290,8 @@ def test_numba_update_refuses_buffers_it_would_overrun():
     params = (rbm.weights, rbm.visible_bias, rbm.hidden_bias)
     velocities = tuple(rbm.trainer.velocity[name] for name in PARAMETERS)
     args = dict(X=_data(40), rows=np.arange(20), vis=step.vis, hid=step.hid,
-                partials=step.partials, bounds=step.bounds, hid_chain=rbm.trainer.hidden_chains,
+                partials=step.partials, bounds=step.bounds,
+                hid_chain=rbm.trainer.state.hidden_chains,
                 params=params, velocities=velocities, scale=step.row_scale(20, 20),
                 bases=np.zeros(2, np.uint64), pcd=True, k=1, learning_rate=0.1, momentum=0.5,
                 weight_decay=0.0)
@@ -463,3 +464,146 @@ def test_cupy_update_object_agrees_with_generic_on_a_numpy_stand_in(monkeypatch,
     _assert_same_parameters(models)
     if method == "pcd":
         assert np.mean(fast.trainer.chains != reference.trainer.chains) < 0.02
+
+
+# ------------------------------------------------------------------ learning-rate schedules
+def test_learning_rate_schedules_give_the_documented_rates():
+    linear = xprbm.train.TrainConfig(learning_rate=0.1, learning_rate_schedule="linear",
+                                     final_learning_rate=0.01, schedule_epochs=5)
+    assert [linear.learning_rate_at(e) for e in range(1, 8)] == pytest.approx(
+        [0.1, 0.0775, 0.055, 0.0325, 0.01, 0.01, 0.01], rel=1e-12)
+    assert linear.learning_rate_at(1) == 0.1 and linear.learning_rate_at(5) == 0.01  # exactly
+    exponential = xprbm.train.TrainConfig(learning_rate=0.1, learning_rate_schedule="exponential",
+                                          final_learning_rate=0.001)
+    assert [exponential.learning_rate_at(e, schedule_end=3) for e in range(1, 5)] == \
+        pytest.approx([0.1, 0.01, 0.001, 0.001], rel=1e-12)
+    assert exponential.learning_rate_at(7, schedule_end=1) == 0.001
+    with pytest.raises(ValueError, match="schedule_epochs"):
+        exponential.learning_rate_at(2)  # no end known
+    constant = xprbm.train.TrainConfig(learning_rate=0.3)
+    assert constant.learning_rate_at(1) == constant.learning_rate_at(1000) == 0.3
+    assert constant.update_settings() == constant.update_settings(0.3)
+
+
+@pytest.mark.parametrize("options, match", [
+    (dict(learning_rate_schedule="cosine"), "learning_rate_schedule must be one of"),
+    (dict(learning_rate_schedule="linear"), "needs final_learning_rate"),
+    (dict(learning_rate_schedule="exponential", final_learning_rate=0.0), "final_learning_rate"),
+    (dict(learning_rate_schedule="linear", final_learning_rate=-1e-3), "final_learning_rate"),
+    (dict(learning_rate_schedule="linear", final_learning_rate=1e3), "final_learning_rate"),
+    (dict(learning_rate_schedule="linear", final_learning_rate=0.1, schedule_epochs=0),
+     "schedule_epochs"),
+    (dict(final_learning_rate=0.001), "only with a decaying learning rate"),
+    (dict(schedule_epochs=4), "only with a decaying learning rate"),
+])
+def test_schedule_settings_are_checked(options, match):
+    with pytest.raises(ValueError, match=match):
+        xprbm.train.TrainConfig(**options)
+    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=0)
+    with pytest.raises(ValueError, match=match):
+        rbm.fit(_data(20), progress=False, **options)
+    assert rbm.trainer is None and not rbm.trained
+
+
+@pytest.mark.parametrize("fast_path", ["numba", "generic"])
+def test_a_schedule_trains_each_epoch_at_its_rate(fast_path):
+    """The schedule of fit equals a hand-made one through partial_fit, bit for bit."""
+    X = _data(100)
+    rates = [0.2, 0.02 ** (1 / 3) * 0.2 ** (2 / 3), 0.02 ** (2 / 3) * 0.2 ** (1 / 3), 0.02,
+             0.02]
+    scheduled = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=3, fast_path=fast_path)
+    scheduled.fit(X, epochs=5, batch_size=20, learning_rate=0.2, progress=False,
+                  learning_rate_schedule="exponential", final_learning_rate=0.02,
+                  schedule_epochs=4)
+    assert scheduled.trainer.state.schedule_end == 5  # the default it did not need
+    assert [scheduled.trainer.learning_rate_at(e) for e in range(1, 6)] == \
+        pytest.approx(rates, rel=1e-12)
+    by_hand = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=3, fast_path=fast_path)
+    for epoch in range(1, 6):
+        by_hand.partial_fit(X, batch_size=20, learning_rate=scheduled.trainer.learning_rate_at(
+            epoch))
+    assert by_hand.trainer.config.learning_rate == 0.02  # partial_fit took each new rate
+    expected, got = trainer_state(scheduled.trainer), trainer_state(by_hand.trainer)
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    constant = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=3, fast_path=fast_path)
+    constant.fit(X, epochs=5, batch_size=20, learning_rate=0.2, progress=False)
+    assert not np.array_equal(to_numpy(constant, constant.weights),
+                              to_numpy(scheduled, scheduled.weights))
+
+
+def test_partial_fit_changes_only_the_learning_rate_settings():
+    X = _data(40)
+    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=0)
+    with pytest.raises(ValueError, match="needs schedule_epochs"):
+        rbm.partial_fit(X, learning_rate_schedule="linear", final_learning_rate=0.001)
+    assert rbm.trainer is None
+    rbm.partial_fit(X, batch_size=10, learning_rate=0.1)
+    trainer = rbm.trainer
+    with pytest.raises(ValueError, match=r"\['batch_size'\]"):
+        rbm.partial_fit(X, batch_size=20, learning_rate=0.05)
+    assert trainer.config.learning_rate == 0.1 and trainer.epoch == 1  # nothing changed
+    with pytest.raises(ValueError, match="needs final_learning_rate"):
+        rbm.partial_fit(X, learning_rate_schedule="linear")
+    with pytest.raises(ValueError, match="needs schedule_epochs"):
+        rbm.partial_fit(X, learning_rate_schedule="linear", final_learning_rate=0.001)
+    assert trainer.config.learning_rate_schedule == "constant" and trainer.epoch == 1
+    rbm.partial_fit(X, learning_rate_schedule="linear", final_learning_rate=0.001,
+                    schedule_epochs=3)
+    assert rbm.trainer is trainer and trainer.epoch == 2
+    assert trainer.learning_rate_at() == 0.001  # epoch 3 reaches the final rate
+    rbm.partial_fit(X)  # no settings: the run's own, schedule included
+    assert trainer.epoch == 3 and trainer.config.schedule_epochs == 3
+
+
+def test_trainer_learning_rate_before_the_first_run():
+    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=0)
+    trainer = xprbm.Trainer(rbm, learning_rate_schedule="linear", final_learning_rate=0.001)
+    with pytest.raises(ValueError, match="first call"):
+        trainer.learning_rate_at()
+    trainer.run(_data(40), epochs=2, progress=False)
+    assert trainer.state.schedule_end == 2 and trainer.learning_rate_at() == 0.001
+    assert trainer.learning_rate_at(1) == 0.01
+
+
+# ------------------------------------------------------------- fit continues, chains copied
+@pytest.mark.parametrize("source", ["memory", "memmap"])
+def test_a_second_fit_keeps_the_learned_visible_bias(tmp_path, source):
+    X = _data(200, seed=4)
+    if source == "memmap":
+        np.save(tmp_path / "x.npy", X)
+        X = np.load(tmp_path / "x.npy", mmap_mode="r")
+    rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=0)
+    assert not rbm.trained
+    rbm.fit(X, epochs=3, batch_size=20, learning_rate=0.1, progress=False)
+    assert rbm.trained
+    p = np.clip(np.mean(X, axis=0), 1e-3, 1 - 1e-3)
+    log_odds = np.log(p / (1 - p))
+    before = {name: to_numpy(rbm, value) for name, value in rbm.parameters().items()}
+    assert np.max(np.abs(before["visible_bias"] - log_odds)) > 1e-3  # training moved it
+    rbm.fit(X, epochs=1, batch_size=20, learning_rate=1e-9, progress=False)
+    for name, value in before.items():
+        np.testing.assert_allclose(to_numpy(rbm, getattr(rbm, name)), value, atol=1e-6,
+                                   err_msg=name)
+    fresh = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=0)
+    fresh.fit(X, epochs=1, batch_size=20, learning_rate=1e-9, progress=False)
+    np.testing.assert_allclose(to_numpy(fresh, fresh.visible_bias), log_odds, atol=1e-5)
+
+
+def test_trainer_chains_are_copies_and_the_state_holds_the_arrays(make_rbm):
+    rbm = make_rbm(N_VISIBLE, N_HIDDEN, seed=0)
+    rbm.fit(_data(60), epochs=1, batch_size=20, progress=False)
+    trainer = rbm.trainer
+    held, hidden = trainer.chains, trainer.hidden_chains
+    assert held is not trainer.state.chains and hidden is not trainer.state.hidden_chains
+    np.testing.assert_array_equal(to_numpy(rbm, held), to_numpy(rbm, trainer.state.chains))
+    snapshot = to_numpy(rbm, held)
+    trainer.run(_data(60), epochs=2, progress=False)
+    np.testing.assert_array_equal(to_numpy(rbm, held), snapshot)  # training left it alone
+    assert not np.array_equal(to_numpy(rbm, trainer.state.chains), snapshot)
+    ones = rbm.array_backend.asarray(np.ones((20, N_VISIBLE)), dtype=rbm.array_dtype)
+    trainer.chains = ones  # the setter writes the state's array
+    assert trainer.state.chains is ones
+    cd = make_rbm(N_VISIBLE, N_HIDDEN, seed=0)
+    cd.fit(_data(60), epochs=1, method="cd", progress=False)
+    assert cd.trainer.chains is None and cd.trainer.hidden_chains is None

@@ -264,8 +264,8 @@ def _add_demo(commands: Any) -> None:
                    "example:\n  xprbm demo --out runs/demo\n\n"
                    f"settings: {s['hidden']} hidden units, PCD-{s['k']}, {s['epochs']} epochs, "
                    f"batch {s['batch_size']},\nlearning rate {s['learning_rate']}, momentum "
-                   f"{s['momentum']}, weight decay {s['weight_decay']}; rows 0-3999 train, "
-                   "4000-4999 validate.\n"
+                   f"{s['momentum']}, weight decay {s['weight_decay']}; 400 digits of each class "
+                   "train,\nthe other 100 validate (a fixed split).\n"
                    "needs: pip install 'xprbm[data,plot]'")
     sub.add_argument("--epochs", type=positive_int, default=s["epochs"], metavar="N",
                      help=f"epochs (default {s['epochs']}; fewer for a quicker look)")
@@ -474,7 +474,7 @@ def _summary(result: dict[str, Any]) -> str:
         f"trained a {rbm.n_visible}x{rbm.n_hidden} RBM ({rbm.backend}, {rbm.dtype}) on "
         f"{data.describe()}",
         f"{cfg.method.upper()}-{cfg.k}, batch {cfg.batch_size}, learning rate "
-        f"{cfg.learning_rate:g}, momentum {cfg.momentum:g}, weight decay {cfg.weight_decay:g}: "
+        f"{_rate_text(trainer)}, momentum {cfg.momentum:g}, weight decay {cfg.weight_decay:g}: "
         f"{result['epochs_run']} epochs in {result['seconds']:.1f} s, now at epoch "
         f"{trainer.epoch} ({trainer.n_updates} updates)",
     ]
@@ -498,6 +498,16 @@ def _summary(result: dict[str, Any]) -> str:
     lines.append("files:")
     lines += [f"  {name:22s} {path}" for name, path in result["files"].items()]
     return "\n".join(lines)
+
+
+def _rate_text(trainer: Trainer) -> str:
+    """The learning rate of a run, with its schedule when it has one."""
+    cfg = trainer.config
+    if cfg.learning_rate_schedule == "constant":
+        return f"{cfg.learning_rate:g}"
+    end = cfg.schedule_epochs if cfg.schedule_epochs is not None else trainer.state.schedule_end
+    return (f"{cfg.learning_rate:g} to {cfg.final_learning_rate:g} ({cfg.learning_rate_schedule}"
+            f", reached at epoch {end})")
 
 
 # ---------------------------------------------------------------------------------- sample

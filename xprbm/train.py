@@ -57,6 +57,11 @@ if TYPE_CHECKING:
 
 METHODS = ("pcd", "cd", "pt")
 VISIBLE_BIAS_INITS = ("data", "zeros")
+#: how the learning rate changes over the epochs (see :meth:`TrainConfig.learning_rate_at`)
+LEARNING_RATE_SCHEDULES = ("constant", "linear", "exponential")
+#: the settings of the learning rate, which ``RBM.partial_fit`` may change between calls
+LEARNING_RATE_FIELDS = ("learning_rate", "learning_rate_schedule", "final_learning_rate",
+                        "schedule_epochs")
 #: data means are clipped to [eps, 1 - eps] before the log-odds of the visible-bias init
 DATA_MEAN_EPS = 1e-3
 #: the per-epoch metrics use this fraction of the rows, at least MONITOR_MIN_ROWS of them
@@ -170,11 +175,30 @@ class TrainConfig:
     shuffle : bool
         Visit the rows in a fresh seeded order each epoch.
     init_visible_bias : {"data", "zeros"}
-        Visible bias set when a run starts: ``"data"`` gives ``b = log(p / (1 - p))`` of the
-        data means clipped to [1e-3, 1 - 1e-3] (Hinton's guide); ``"zeros"`` gives ``b = 0``.
+        Visible bias set when a run starts on a model that has not been trained yet
+        (``rbm.trained`` is False: a fresh :class:`~xprbm.RBM`): ``"data"`` gives
+        ``b = log(p / (1 - p))`` of the data means clipped to [1e-3, 1 - 1e-3] (Hinton's
+        guide); ``"zeros"`` gives ``b = 0``. A trained model keeps its visible bias, so that a
+        second ``fit`` continues from the learned parameters.
     monitor_size : int >= 0
         Upper bound on the rows used for the per-epoch metrics; 0 switches them off (the
         history records NaN for them, and an epoch costs only its updates).
+    learning_rate_schedule : {"constant", "linear", "exponential"}
+        ``"constant"``: every epoch uses ``learning_rate``. ``"linear"`` / ``"exponential"``:
+        the rate goes from ``learning_rate`` in the first epoch to ``final_learning_rate`` in
+        epoch ``schedule_epochs`` along a straight line / a geometric progression, and stays
+        there (:meth:`learning_rate_at`). The rate is constant within an epoch and follows
+        from the run's epoch counter, so a run resumed from a checkpoint continues the same
+        schedule bit for bit.
+    final_learning_rate : float in (0, MAX_LEARNING_RATE] or None
+        The rate a linear or exponential schedule reaches (required by them, refused by
+        ``"constant"``). It may be larger than ``learning_rate`` (a warm-up).
+    schedule_epochs : int >= 1 or None
+        The epoch (counted from the start of the run, 1 for the first) that trains at
+        ``final_learning_rate``. None: the last epoch of the first ``run`` / ``fit`` call of
+        the training state, recorded in the state and its checkpoints (on the command line:
+        ``--epochs`` of the run that started it; ``--resume`` with more epochs holds the
+        final rate after it). Refused with ``"constant"``.
     """
 
     method: str = _setting("pcd", "persistent chains (pcd) or chains from the batch (cd)",
@@ -200,10 +224,22 @@ class TrainConfig:
     shuffle: bool = _setting(True, "visit the rows in a fresh seeded order each epoch",
                              "--shuffle")
     init_visible_bias: str = _setting(
-        "data", "visible biases at the start: log-odds of the data means, or zeros",
+        "data", "visible biases of a model not trained yet (a trained one keeps its own): "
+        "log-odds of the data means, or zeros",
         "--init-visible-bias", choices=VISIBLE_BIAS_INITS)
     monitor_size: int = _setting(1000, "most rows the per-epoch metrics use (0: none)",
                                  "--monitor-size", metavar="N", minimum=0)
+    learning_rate_schedule: str = _setting(
+        "constant", "learning rate over the epochs: constant, or a linear or exponential change "
+        "to the final learning rate", "--learning-rate-schedule", "--lr-schedule",
+        choices=LEARNING_RATE_SCHEDULES)
+    final_learning_rate: float | None = _setting(
+        None, "learning rate that a linear or exponential schedule reaches (required by them)",
+        "--final-learning-rate", "--final-lr", metavar="LR")
+    schedule_epochs: int | None = _setting(
+        None, "epoch that trains at the final learning rate, held after it (default: the last "
+        "epoch of the run's first call; on the command line --epochs of the run that started "
+        "it)", "--schedule-epochs", metavar="N")
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -227,6 +263,30 @@ class TrainConfig:
         check_range(self.weight_decay, "weight_decay", 0.0, math.inf, high_open=True)
         if not isinstance(self.shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle must be True or False; got {self.shuffle!r}")
+        self._check_schedule()
+
+    def _check_schedule(self) -> None:
+        """The learning-rate schedule's settings, or an error that says what to pass."""
+        schedule = self.learning_rate_schedule
+        if schedule not in LEARNING_RATE_SCHEDULES:
+            raise ValueError(f"learning_rate_schedule must be one of {LEARNING_RATE_SCHEDULES}; "
+                             f"got {schedule!r}")
+        if schedule == "constant":
+            extra = [name for name in ("final_learning_rate", "schedule_epochs")
+                     if getattr(self, name) is not None]
+            if extra:
+                raise ValueError(
+                    f"{' and '.join(extra)} take effect only with a decaying learning rate; "
+                    "pass learning_rate_schedule='linear' or 'exponential' (--lr-schedule), or "
+                    f"leave {' and '.join(extra)} out (None)")
+            return
+        if self.final_learning_rate is None:
+            raise ValueError(f"learning_rate_schedule={schedule!r} needs final_learning_rate "
+                             "(--final-lr), the rate it reaches at schedule_epochs")
+        check_range(self.final_learning_rate, "final_learning_rate", 0.0, MAX_LEARNING_RATE,
+                    low_open=True)
+        if self.schedule_epochs is not None:
+            check_positive_int(self.schedule_epochs, "schedule_epochs")
 
     @property
     def chains(self) -> int:
@@ -252,10 +312,52 @@ class TrainConfig:
         return UpdateLayout(n_visible, n_hidden, self.method, self.batch_size, self.chains,
                             self.centered, self.n_temperatures if self.method == "pt" else 1)
 
-    def update_settings(self) -> UpdateSettings:
-        """The numbers one update uses."""
-        return UpdateSettings(self.k, self.learning_rate, self.momentum, self.weight_decay,
+    def update_settings(self, learning_rate: float | None = None) -> UpdateSettings:
+        """The numbers one update uses (``learning_rate``: the epoch's rate of the schedule,
+        default ``self.learning_rate``)."""
+        rate = self.learning_rate if learning_rate is None else learning_rate
+        return UpdateSettings(self.k, rate, self.momentum, self.weight_decay,
                               OFFSET_RATE if self.centered else 0.0)
+
+    def learning_rate_at(self, epoch: int, schedule_end: int | None = None) -> float:
+        """The learning rate of epoch ``epoch`` (1 for the first of the run).
+
+        With ``T = schedule_epochs`` (or ``schedule_end`` when that is None) and
+        ``f = min(1, (epoch - 1) / (T - 1))`` (1 when ``T`` is 1), a linear schedule gives
+        ``lr + f * (final - lr)`` and an exponential one ``lr * (final / lr) ** f``; from
+        epoch ``T`` on both give ``final_learning_rate`` exactly, and ``"constant"`` always
+        gives ``learning_rate``.
+
+        Parameters
+        ----------
+        epoch : int >= 1
+        schedule_end : int or None
+            The run's default end of the schedule (:attr:`TrainState.schedule_end`).
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        ValueError
+            A decaying schedule whose end is not known yet (no ``schedule_epochs`` and no
+            ``schedule_end``).
+        """
+        if self.learning_rate_schedule == "constant":
+            return self.learning_rate
+        epoch = check_positive_int(epoch, "epoch")
+        end = self.schedule_epochs if self.schedule_epochs is not None else schedule_end
+        if end is None:
+            raise ValueError("the learning-rate schedule ends at the last epoch of the run's "
+                             "first call, which has not happened yet; pass schedule_epochs")
+        if epoch >= end:
+            return float(self.final_learning_rate)
+        start, final = float(self.learning_rate), float(self.final_learning_rate)
+        fraction = (epoch - 1) / (end - 1)
+        if self.learning_rate_schedule == "linear":
+            return start + fraction * (final - start)
+        return start * (final / start) ** fraction
 
 
 CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
@@ -393,6 +495,10 @@ class TrainState:
     history : History
     data_fingerprint : str or None
         :func:`xprbm.datasets.fingerprint` of the rows the latest run trained on.
+    schedule_end : int or None
+        The last epoch of the state's first run (None before it; checkpoints written before
+        it existed leave it to the next run): where a learning-rate schedule without
+        ``schedule_epochs`` reaches its final rate.
     """
 
     rng: CounterRNG
@@ -406,6 +512,7 @@ class TrainState:
     n_updates: int = 0
     history: History = field(default_factory=History)
     data_fingerprint: str | None = None
+    schedule_end: int | None = None
     #: restored from a checkpoint and not run since: the next run checks its data
     resumed: bool = field(default=False, compare=False)
 
@@ -424,7 +531,8 @@ class TrainState:
             offsets=None if self.offsets is None else {
                 name: copy_array(value) for name, value in self.offsets.items()},
             epoch=self.epoch, n_updates=self.n_updates,
-            history=History(**self.history.as_dict()), data_fingerprint=self.data_fingerprint)
+            history=History(**self.history.as_dict()), data_fingerprint=self.data_fingerprint,
+            schedule_end=self.schedule_end)
 
     def checkpoint_part(self, host: Callable[[Any], np.ndarray]
                         ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -440,6 +548,8 @@ class TrainState:
             meta["data_fingerprint"] = self.data_fingerprint
         if self.swaps is not None:
             meta["swaps"] = self.swaps.as_meta()
+        if self.schedule_end is not None:
+            meta["schedule_end"] = int(self.schedule_end)
         arrays = {}
         for name, value in (self.offsets or {}).items():
             arrays[f"trainer.offsets.{name}"] = np.array(host(value), copy=True)
@@ -512,12 +622,15 @@ class TrainState:
         history = History.from_checkpoint(arrays)
         require(len(history) == epoch, f"the history has {len(history)} epochs, the counter "
                 f"{epoch}")
+        schedule_end = meta.get("schedule_end")  # absent from files of before it existed
+        if schedule_end is not None:
+            schedule_end = stored_int(schedule_end, "schedule_end", 1)
         return cls(
             rng=stored_rng(meta.get("rng"), "rng"),
             monitor_rng=stored_rng(meta.get("monitor_rng"), "monitor_rng"),
             velocity=velocity, **chains, swaps=swaps, offsets=offsets, epoch=epoch,
             n_updates=stored_int(meta.get("n_updates"), "n_updates"), history=history,
-            data_fingerprint=fingerprint, resumed=True)
+            data_fingerprint=fingerprint, schedule_end=schedule_end, resumed=True)
 
 
 class _StateField:
@@ -531,6 +644,17 @@ class _StateField:
 
     def __set__(self, trainer: Any, value: Any) -> None:
         setattr(trainer.state, self.name, value)
+
+
+class _CopiedStateField(_StateField):
+    """``trainer.NAME`` reads a copy of ``trainer.state.NAME`` (None stays None) and writes
+    the state's array."""
+
+    def __get__(self, trainer: Any, owner: type | None = None) -> Any:
+        if trainer is None:
+            return self
+        value = getattr(trainer.state, self.name)
+        return None if value is None else trainer.rbm.array_backend.copy(value)
 
 
 class Trainer:
@@ -552,12 +676,22 @@ class Trainer:
     state : TrainState
         Also readable as ``trainer.velocity``, ``trainer.chains``, ``trainer.hidden_chains``,
         ``trainer.rng``, ``trainer.monitor_rng``, ``trainer.epoch``, ``trainer.n_updates``
-        and ``trainer.history``.
+        and ``trainer.history``. ``trainer.chains`` and ``trainer.hidden_chains`` are copies
+        (holding on to one never sees later training change it); the arrays that training
+        updates in place are ``trainer.state.chains`` and ``trainer.state.hidden_chains``.
+        Assigning ``trainer.chains = ...`` sets the state's array.
+
+    Notes
+    -----
+    To change the learning rate between runs, replace the settings:
+    ``trainer.config = dataclasses.replace(trainer.config, learning_rate=0.001)``
+    (:meth:`xprbm.RBM.partial_fit` does it when given another rate), or give the run a
+    schedule (``learning_rate_schedule``).
     """
 
     velocity = _StateField()
-    chains = _StateField()
-    hidden_chains = _StateField()
+    chains = _CopiedStateField()
+    hidden_chains = _CopiedStateField()
     rng = _StateField()
     monitor_rng = _StateField()
     epoch = _StateField()
@@ -647,6 +781,8 @@ class Trainer:
             X, valid = source, self._explicit_validation(source, validation, binary)
         if state.velocity is None:
             self._initialise(X)
+        if state.schedule_end is None:  # where a schedule without schedule_epochs ends
+            state.schedule_end = state.epoch + epochs
         train_monitor = self._monitor_rows(X, binary)
         valid_monitor = None if valid is None else self._monitor_rows(valid, binary)
         n = X.shape[0]
@@ -676,6 +812,28 @@ class Trainer:
         if checkpoint is not None:
             checkpoint(self, True)
         return state.history
+
+    def learning_rate_at(self, epoch: int | None = None) -> float:
+        """The learning rate of epoch ``epoch`` of this run, by its settings' schedule
+        (:meth:`TrainConfig.learning_rate_at` with the state's :attr:`~TrainState.schedule_end`).
+
+        Parameters
+        ----------
+        epoch : int >= 1, optional
+            Counted from the start of the run (as ``history.epoch``); default: the next epoch
+            to train, ``trainer.epoch + 1``.
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        ValueError
+            A decaying schedule without ``schedule_epochs`` before the state's first run.
+        """
+        epoch = self.state.epoch + 1 if epoch is None else epoch
+        return self.config.learning_rate_at(epoch, self.state.schedule_end)
 
     def _check_same_data(self, X: Any, new_data: bool) -> None:
         """Record the fingerprint of ``X``; a resumed state refuses other data unless told."""
@@ -713,6 +871,7 @@ class Trainer:
         """Go back to ``last_finite`` (and save it where the run saves), then raise."""
         params, state = last_finite
         failed = self.state.epoch + 1
+        rate = self.learning_rate_at(failed)
         for name, value in params.items():
             setattr(self.rbm, name, value)
         self.state = state
@@ -721,10 +880,10 @@ class Trainer:
         cfg = self.config
         raise TrainingDivergedError(
             f"training diverged in epoch {failed}: the parameters became NaN or infinite "
-            f"(learning rate {cfg.learning_rate:g}, momentum {cfg.momentum:g}, weight decay "
+            f"(learning rate {rate:g}, momentum {cfg.momentum:g}, weight decay "
             f"{cfg.weight_decay:g}); the model and its training state are back at epoch "
             f"{state.epoch}{' (so is the checkpoint)' if checkpoint is not None else ''}. "
-            f"Train again with a smaller learning rate (e.g. {cfg.learning_rate / 10:g}) or "
+            f"Train again with a smaller learning rate (e.g. {rate / 10:g}) or "
             "weight decay", epoch=state.epoch)
 
     def _epoch_batches(self, X: Any, binary: bool, update: kernels.Update
@@ -783,7 +942,7 @@ class Trainer:
         elif config.method == "pt":
             chains = {"visible": state.chains, "betas": config.betas, "swaps": state.swaps}
         self._update_object()(X, rows, params, state.velocity, chains, state.rng,
-                              config.update_settings(), state.offsets)
+                              config.update_settings(self.learning_rate_at()), state.offsets)
         for name, value in params.items():
             if getattr(rbm, name) is not value:
                 setattr(rbm, name, value)
@@ -791,17 +950,20 @@ class Trainer:
             state.chains = chains["visible"]
             state.hidden_chains = chains.get("hidden")
         state.n_updates += 1
+        rbm.trained = True
 
     def _initialise(self, X: Any) -> None:
         rbm, state, config = self.rbm, self.state, self.config
         xp = rbm.xp
+        # a trained model keeps its visible bias: fit continues from the current parameters
+        init = None if rbm.trained else config.init_visible_bias
         means = None
-        if config.init_visible_bias == "data" or config.centered:
+        if init == "data" or config.centered:
             means = self._column_means(X)
-        if config.init_visible_bias == "data":
+        if init == "data":
             rbm.visible_bias = generic.clipped_log_odds(xp, means, DATA_MEAN_EPS,
                                                         rbm.array_dtype)
-        else:
+        elif init == "zeros":
             rbm.visible_bias = xp.zeros_like(rbm.visible_bias)
         state.velocity = {name: xp.zeros_like(value) for name, value in rbm.parameters().items()}
         if config.centered:

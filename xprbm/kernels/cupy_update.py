@@ -29,7 +29,9 @@ class CupyUpdate(StackedBuffers):
     update runs launch by launch (compiling the kernels), the next one is captured into a CUDA
     graph, and from then on an update costs the gather, the graph and the copy of the chains
     into the caller's array. The graph is captured again whenever what it holds changes: an
-    array replaced (new memory), the stream's key or the settings. Short last batches run
+    array replaced (new memory), the stream's key or the settings. A learning-rate schedule of the
+    trainer changes the settings once per epoch, so the graph is then captured again once per
+    epoch, at the epoch's first full batch. Short last batches run
     launch by launch. ``XPRBM_CUDA_GRAPHS=0`` turns graphs off; if a capture fails, a
     ``RuntimeWarning`` says so and the update goes on launch by launch.
 
