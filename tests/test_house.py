@@ -14,7 +14,7 @@ import pytest
 
 import xprbm
 from xprbm import checkpoint, cli, kernels
-from xprbm.train import CONFIG_FIELDS, SETTINGS, TrainConfig
+from xprbm.train import CONFIG_FIELDS, SETTINGS, SETTINGS_BEFORE_THEY_EXISTED, TrainConfig
 
 PACKAGE = Path(xprbm.__file__).parent
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -198,7 +198,8 @@ def test_format_1_checkpoints_of_4fdaa11_resume_bit_identically(case):
 
 
 #: what a setting added after format 1 holds when a format-1 file is loaded: its default
-SETTINGS_DEFAULTS = {name: SETTINGS[name].default for name in CONFIG_FIELDS}
+SETTINGS_DEFAULTS = {**{name: SETTINGS[name].default for name in CONFIG_FIELDS},
+                     **SETTINGS_BEFORE_THEY_EXISTED}
 
 
 def _assert_same_but_new_defaults(mine: dict, old: dict, new_defaults: dict) -> None:

@@ -412,9 +412,14 @@ def save_array(path: Path, array: np.ndarray) -> Path:
     return path
 
 
+#: samplers of the pictures: parallel tempering (honest about the model) or plain block Gibbs
+PICTURE_SAMPLERS = ("pt", "gibbs")
+
+
 def draw_samples(rbm: RBM, n: int, steps: int, *, init: np.ndarray | None = None,
-                 seed: int = 0, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Run ``n`` Gibbs chains for ``steps`` steps on a stream of their own.
+                 seed: int = 0, progress: bool = False, sampler: str = "gibbs"
+                 ) -> tuple[np.ndarray, np.ndarray, str]:
+    """Run ``n`` chains for ``steps`` steps (PT: sweeps) on a stream of their own.
 
     The chains draw from the ``"pictures"`` stream of ``seed``: the model's own stream is left
     as it was, so drawing pictures never changes what the model or its training does next.
@@ -427,6 +432,9 @@ def draw_samples(rbm: RBM, n: int, steps: int, *, init: np.ndarray | None = None
         Starting states (uniform random binary states when omitted).
     seed : int
     progress : bool
+    sampler : {"gibbs", "pt"}
+        Plain block Gibbs, or parallel tempering with the default ladder
+        (:func:`xprbm.kernels.tempering.ladder`), whose swaps let chains leave a mode.
 
     Returns
     -------
@@ -434,12 +442,20 @@ def draw_samples(rbm: RBM, n: int, steps: int, *, init: np.ndarray | None = None
         Visible states after the last step.
     means : ndarray, shape (n, n_visible)
         ``p(v | h)`` for hidden states drawn from the last visible states (smoother pictures).
+    diagnostics : str
+        How they were drawn (for PT with the swap acceptance rates).
     """
     rng = CounterRNG.from_seed(seed, "pictures")
-    v = rbm.sample(n, steps, init=init, progress=progress, seed=rng)
+    if sampler == "pt":
+        result = rbm.tempered_sample(n, steps, init=init, progress=progress, seed=rng)
+        v, diagnostics = result.samples, f"{result.summary()}; {steps} sweeps"
+    else:
+        v = rbm.sample(n, steps, init=init, progress=progress, seed=rng)
+        diagnostics = f"plain block Gibbs, {steps} steps"
     means = rbm.visible_probs(rbm.sample_hidden(v, seed=rng))
     host = rbm.array_backend.to_numpy
-    return np.asarray(host(v), dtype=np.float32), np.asarray(host(means), dtype=np.float32)
+    return (np.asarray(host(v), dtype=np.float32), np.asarray(host(means), dtype=np.float32),
+            diagnostics)
 
 
 def save_figure(fig: Any, path: Path) -> Path:
@@ -449,20 +465,25 @@ def save_figure(fig: Any, path: Path) -> Path:
 
 
 def write_pictures(rbm: RBM, history: History, data: Data, out: Path, *, n_samples: int,
-                   steps: int, seed: int, progress: bool) -> dict[str, Path]:
+                   steps: int, seed: int, progress: bool, sampler: str = "pt"
+                   ) -> tuple[dict[str, Path], str]:
     """Learning curves, a sample grid (and its arrays), filters, free-energy histogram.
 
     Returns
     -------
-    dict
+    files : dict
         Name -> path of each file written.
+    diagnostics : str
+        How the samples were drawn (see :func:`draw_samples`).
     """
     written = {}
     fig, _ = plot.learning_curves(history)
     written["learning curves"] = save_figure(fig, out / "learning_curves.png")
-    samples, means = draw_samples(rbm, n_samples, steps, seed=seed, progress=progress)
+    samples, means, diagnostics = draw_samples(rbm, n_samples, steps, seed=seed,
+                                               progress=progress, sampler=sampler)
+    how = "parallel-tempering sweeps" if sampler == "pt" else "Gibbs steps"
     written.update(write_samples(samples, means, out, data.image_shape,
-                                 title=f"p(v|h) after {steps} Gibbs steps from random states"))
+                                 title=f"p(v|h) after {steps} {how} from random states"))
     fig, _ = plot.filters(rbm, n=min(100, rbm.n_hidden), image_shape=data.image_shape)
     written["filters"] = save_figure(fig, out / "filters.png")
     if data.valid is not None:
@@ -470,7 +491,7 @@ def write_pictures(rbm: RBM, history: History, data: Data, out: Path, *, n_sampl
         fig, _ = plot.free_energy_histogram(rbm, random_rows(data.train, m, seed),
                                             random_rows(data.valid, m, seed))
         written["free-energy histogram"] = save_figure(fig, out / "free_energy.png")
-    return written
+    return written, diagnostics
 
 
 def random_rows(X: np.ndarray, m: int, seed: int) -> np.ndarray:

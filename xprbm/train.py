@@ -371,6 +371,9 @@ SETTINGS["epochs"] = Setting(
     "epochs", 10, "epochs to train; with --resume the epoch to reach", ("--epochs",), "N",
     kind="int", cli_default=20,
     cli_reason="a command-line run is a whole experiment, not one call of several")
+#: settings whose default differs from how runs were trained before the setting existed: a
+#: checkpoint without them resumes as it was trained
+SETTINGS_BEFORE_THEY_EXISTED = {"centered": False}
 RUN_FIELDS = (
     "epochs", "validation", "progress", "callback", "checkpoint_every", "checkpoint_path",
     "new_data", "binary",
@@ -1079,7 +1082,8 @@ class Trainer:
         meta = contents.parts.get("trainer")
         require(isinstance(meta, dict) and isinstance(meta.get("config"), dict),
                 "the training part or its settings are missing")
-        config = dict(meta["config"])
+        # a file written before a setting existed was trained without it
+        config = {**SETTINGS_BEFORE_THEY_EXISTED, **meta["config"]}
         unknown = sorted(set(config) - set(CONFIG_FIELDS))
         if unknown:
             raise CheckpointError(
