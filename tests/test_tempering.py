@@ -149,12 +149,12 @@ def test_sample_method_pt_and_its_errors():
 
 def centred_log_likelihood(W, b_c, c_c, mu, lam, v):
     """Exact log p(v) of the centred energy -(v-mu)·b - (h-lam)·c - (v-mu)ᵀW(h-lam)."""
-    V, H = all_states(W.shape[0]), all_states(W.shape[1])
-    table = ((V - mu) @ b_c)[:, None] + ((H - lam) @ c_c)[None, :] + (V - mu) @ W @ (H - lam).T
-    log_z = logsumexp(table)
-    Vd, Hs = v, H
-    rows = ((Vd - mu) @ b_c)[:, None] + ((Hs - lam) @ c_c)[None, :] + (Vd - mu) @ W @ (Hs - lam).T
-    return logsumexp(rows, axis=1) - log_z
+    H = all_states(W.shape[1])
+
+    def log_weights(V):
+        return ((V - mu) @ b_c)[:, None] + ((H - lam) @ c_c)[None, :] + (V - mu) @ W @ (H - lam).T
+
+    return logsumexp(log_weights(v), axis=1) - logsumexp(log_weights(all_states(W.shape[0])))
 
 
 def test_the_centred_model_is_the_uncentred_one():

@@ -161,8 +161,7 @@ def parallel_tempering(model: Any, n_chains: int, sweeps: int, rng: CounterRNG,
     else:
         raise ValueError(f"init has {init.shape[0]} rows; expected {n_chains} (the chains) or "
                          f"{n_rows} (every replica of {betas.size} temperatures)")
-    params = {"weights": model.weights, "visible_bias": model.visible_bias,
-              "hidden_bias": model.hidden_bias}
+    params = model.parameters()
     sample = kernels.sampler(backend, model.fast_path)
     beta_col = tempering.beta_column(backend, betas, n_chains, model.array_dtype)
     record = tempering.SwapRecord(betas.size - 1)

@@ -294,13 +294,6 @@ class TrainConfig:
         return self.batch_size if self.n_chains is None else self.n_chains
 
     @property
-    def betas(self) -> np.ndarray | None:
-        """The PT ladder, shape (n_temperatures,); None for other methods."""
-        if self.method != "pt":
-            return None
-        return tempering.ladder(self.n_temperatures, self.min_beta)
-
-    @property
     def chain_rows(self) -> int | None:
         """Rows of the persistent visible states (PT: every replica); None for CD."""
         if self.method == "cd":
@@ -309,8 +302,10 @@ class TrainConfig:
 
     def layout(self, n_visible: int, n_hidden: int) -> UpdateLayout:
         """The sizes an update object is built for."""
+        pt = self.method == "pt"
         return UpdateLayout(n_visible, n_hidden, self.method, self.batch_size, self.chains,
-                            self.centered, self.n_temperatures if self.method == "pt" else 1)
+                            self.centered, self.n_temperatures if pt else 1,
+                            self.min_beta if pt else 1.0)
 
     def update_settings(self, learning_rate: float | None = None) -> UpdateSettings:
         """The numbers one update uses (``learning_rate``: the epoch's rate of the schedule,
@@ -606,6 +601,8 @@ class TrainState:
             chains[name] = None if not stored else to_model(stored_array(
                 arrays, f"trainer.{name}", (n_rows, *width), values="binary"))
         offsets = None
+        require(("trainer.offsets.visible" in arrays) == (config.centered and started),
+                "centring offsets present or missing against this run's settings")
         if config.centered and started:
             offsets = {name: to_model(stored_array(arrays, f"trainer.offsets.{name}",
                                                    shapes[f"{name}_bias"]))
@@ -943,7 +940,7 @@ class Trainer:
         if config.method == "pcd":
             chains = {"visible": state.chains, "hidden": state.hidden_chains}
         elif config.method == "pt":
-            chains = {"visible": state.chains, "betas": config.betas, "swaps": state.swaps}
+            chains = {"visible": state.chains, "swaps": state.swaps}
         self._update_object()(X, rows, params, state.velocity, chains, state.rng,
                               config.update_settings(self.learning_rate_at()), state.offsets)
         for name, value in params.items():

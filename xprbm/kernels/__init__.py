@@ -174,7 +174,7 @@ def make_update(backend: Backend, method: str, dtype: Any, layout: UpdateLayout)
     :class:`GenericUpdate` with a ``RuntimeWarning``.
     """
     if layout.method == "pt":
-        return TemperedUpdate(backend, layout, sampler(backend, method))
+        return TemperedUpdate(backend, layout, dtype, sampler(backend, method))
     if method == "generic" or layout.centered:
         return GenericUpdate(backend, layout, None if method == "generic"
                              else sampler(backend, method))

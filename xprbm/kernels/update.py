@@ -51,6 +51,9 @@ class UpdateLayout:
         The update takes centring offsets.
     n_temperatures : int
         Replicas per chain (PT).
+    min_beta : float
+        Inverse temperature of the hottest replica (PT; see
+        :func:`xprbm.kernels.tempering.ladder`).
     """
 
     n_visible: int
@@ -60,6 +63,7 @@ class UpdateLayout:
     n_chains: int
     centered: bool = False
     n_temperatures: int = 1
+    min_beta: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -170,20 +174,15 @@ class TemperedUpdate(GenericUpdate):
     negative statistics from the replicas at β = 1.
 
     ``chains`` holds ``visible`` (R * C, n_visible), the replicas in the layout of
-    :mod:`.tempering`, ``betas`` (R,) and ``swaps`` (a :class:`.tempering.SwapRecord`).
+    :mod:`.tempering`, and ``swaps`` (a :class:`.tempering.SwapRecord`); the ladder is the
+    layout's (``n_temperatures``, ``min_beta``).
     """
 
-    def __init__(self, backend: Backend, layout: UpdateLayout,
+    def __init__(self, backend: Backend, layout: UpdateLayout, dtype: Any,
                  sample: Callable[[Any, int], Any]) -> None:
         super().__init__(backend, layout, sample)
-        self._beta_col: tuple[tuple, Any] | None = None
-
-    def beta_column(self, betas: np.ndarray, dtype: Any) -> Any:
-        key = (tuple(betas.tolist()), dtype)
-        if self._beta_col is None or self._beta_col[0] != key:
-            self._beta_col = (key, tempering.beta_column(self.backend, betas,
-                                                         self.layout.n_chains, dtype))
-        return self._beta_col[1]
+        self.betas = tempering.ladder(layout.n_temperatures, layout.min_beta)
+        self.beta_col = tempering.beta_column(backend, self.betas, layout.n_chains, dtype)
 
     def __call__(self, X: Any, rows: Any, params: dict[str, Any], velocity: dict[str, Any],
                  chains: dict[str, Any] | None, rng: CounterRNG,
@@ -192,12 +191,12 @@ class TemperedUpdate(GenericUpdate):
         xp = self.backend.xp
         batch, pos_field = generic.positive_phase(xp, X, rows, params)
         pos = generic.sigmoid(xp, pos_field)
-        betas, replicas = chains["betas"], chains["visible"]
-        beta_col = self.beta_column(betas, replicas.dtype)
+        replicas = chains["visible"]
         for _ in range(settings.k):
             bases = tuple(rng.next_base() for _ in range(tempering.DRAWS_PER_SWEEP))
             replicas = tempering.sweep_and_swap(self.backend, self.sample, params, replicas,
-                                                betas, beta_col, chains["swaps"], bases)
+                                                self.betas, self.beta_col, chains["swaps"],
+                                                bases)
         chains["visible"] = replicas
         v = replicas[:self.layout.n_chains, :]
         neg = generic.sigmoid(xp, v @ params["weights"] + params["hidden_bias"])
