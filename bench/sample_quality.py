@@ -16,9 +16,14 @@ from __future__ import annotations
 import argparse
 import functools
 import math
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+# measure the checkout this script belongs to, not whatever xprbm is installed
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 #: a class counts as covered when it holds at least this share of the samples
 MIN_SHARE = 0.03

@@ -22,9 +22,8 @@ from ._version import __version__
 from .backend import BACKENDS
 from .io import load, resolve_path, save
 from .kernels import tempering
-from .rbm import RBM
+from .rbm import RBM, SAMPLERS
 from .runs import (
-    PICTURE_SAMPLERS,
     RunFolder,
     draw_samples,
     evaluate,
@@ -49,7 +48,7 @@ MODEL_DEFAULTS: dict[str, Any] = {"hidden": 256, "dtype": "float32"}
 DEMO_SETTINGS: dict[str, Any] = {
     "hidden": 500, "method": "pcd", "k": 1, "batch_size": 100, "learning_rate": 0.01,
     "learning_rate_schedule": "linear", "final_learning_rate": 0.001, "centered": True,
-    "momentum": 0.5, "weight_decay": 1e-4, "epochs": 100,
+    "momentum": 0.5, "weight_decay": 1e-4, "epochs": 30,
 }
 #: parallel-tempering sweeps of the demo's picture
 DEMO_SAMPLE_STEPS = 500
@@ -225,7 +224,7 @@ def _add_run_options(sub: argparse.ArgumentParser, out_default: str | None = Non
 
 
 def _add_sampler(sub: argparse.ArgumentParser, what: str) -> None:
-    sub.add_argument("--sampler", choices=PICTURE_SAMPLERS, default="pt",
+    sub.add_argument("--sampler", choices=SAMPLERS, default="pt",
                      help=f"{what}: parallel tempering (pt: {tempering.DEFAULT_TEMPERATURES} "
                           f"temperatures, beta {tempering.DEFAULT_MIN_BETA:g} to 1, swaps let "
                           "chains leave a mode) or plain block Gibbs (default pt)")
@@ -494,7 +493,8 @@ def _summary(result: dict[str, Any]) -> str:
     lines = [
         f"trained a {rbm.n_visible}x{rbm.n_hidden} RBM ({rbm.backend}, {rbm.dtype}) on "
         f"{data.describe()}",
-        f"{cfg.method.upper()}-{cfg.k}, batch {cfg.batch_size}, learning rate "
+        f"{'centred ' if cfg.centered else ''}{cfg.method.upper()}-{cfg.k}, batch "
+        f"{cfg.batch_size}, learning rate "
         f"{_rate_text(trainer)}, momentum {cfg.momentum:g}, weight decay {cfg.weight_decay:g}: "
         f"{result['epochs_run']} epochs in {result['seconds']:.1f} s, now at epoch "
         f"{trainer.epoch} ({trainer.n_updates} updates)",

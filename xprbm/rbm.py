@@ -338,7 +338,12 @@ class RBM:
         n_samples = check_positive_int(n_samples, "n_samples")
         steps = check_positive_int(steps, "steps")
         rng = self._chain_stream(seed)
-        v = self._start_states(n_samples, init, rng)
+        if init is None:
+            v = sampling.independent_visible(self, n_samples, None, rng)
+        else:
+            v = self.visible(init, name="init")
+            if v.shape[0] != n_samples:
+                raise ValueError(f"init has {v.shape[0]} rows but n_samples={n_samples}")
         return sampling.gibbs(self, v, steps, rng, progress)
 
     def tempered_sample(self, n_samples: int, sweeps: int = 1000, init: Any = None,
@@ -360,14 +365,6 @@ class RBM:
         if init is not None:
             init = self.visible(init, name="init", binary=True)
         return sampling.parallel_tempering(self, n_samples, sweeps, rng, betas, init, progress)
-
-    def _start_states(self, n_samples: int, init: Any, rng: CounterRNG) -> Any:
-        if init is None:
-            return sampling.independent_visible(self, n_samples, None, rng)
-        v = self.visible(init, name="init")
-        if v.shape[0] != n_samples:
-            raise ValueError(f"init has {v.shape[0]} rows but n_samples={n_samples}")
-        return v
 
     # ---------------------------------------------------------------- training
     def fit(self, X: Any, **options: Any) -> History:

@@ -412,10 +412,6 @@ def save_array(path: Path, array: np.ndarray) -> Path:
     return path
 
 
-#: samplers of the pictures: parallel tempering (honest about the model) or plain block Gibbs
-PICTURE_SAMPLERS = ("pt", "gibbs")
-
-
 def draw_samples(rbm: RBM, n: int, steps: int, *, init: np.ndarray | None = None,
                  seed: int = 0, progress: bool = False, sampler: str = "gibbs"
                  ) -> tuple[np.ndarray, np.ndarray, str]:
