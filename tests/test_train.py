@@ -225,9 +225,10 @@ def _split_tiny_models(monkeypatch, cores: int) -> None:
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="Numba runs one thread here")
-@pytest.mark.parametrize("method", ["pcd", "cd"])
-def test_numba_training_identical_for_one_and_two_threads(monkeypatch, method):
-    """Three blocks, so that the partial hidden fields are summed across blocks."""
+@pytest.mark.parametrize("method, centered", [("pcd", False), ("cd", False), ("pcd", True)])
+def test_numba_training_identical_for_one_and_two_threads(monkeypatch, method, centered):
+    """Three blocks, so that the partial hidden fields (and, centred, the blocks' shares of
+    the hidden-bias correction) are summed across blocks."""
     _split_tiny_models(monkeypatch, 3)
     X = _data(300)
     params = []
@@ -237,7 +238,7 @@ def test_numba_training_identical_for_one_and_two_threads(monkeypatch, method):
             numba.set_num_threads(threads)
             rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=4, fast_path="numba")
             rbm.fit(X, epochs=2, batch_size=32, method=method, k=2, weight_decay=1e-3,
-                    progress=False)
+                    centered=centered, progress=False)
             params.append(rbm.parameters())
     finally:
         numba.set_num_threads(previous)
@@ -307,13 +308,20 @@ def test_numba_update_refuses_buffers_it_would_overrun():
 @pytest.mark.parametrize("cores", [3, 5])
 @pytest.mark.parametrize("method", ["pcd", "cd"])
 @pytest.mark.parametrize("k", [1, 2])
-def test_numba_update_with_more_blocks_than_threads(monkeypatch, cores, method, k):
+@pytest.mark.parametrize("centered", [False, True])
+def test_numba_update_with_more_blocks_than_threads(monkeypatch, cores, method, k, centered):
     """A machine with more cores splits each update into more (uneven) blocks: the training
-    must agree with the generic update to float32 rounding."""
+    must agree with the generic update to float32 rounding, centred or not (the centring
+    offsets too)."""
     _split_tiny_models(monkeypatch, cores)
     models = _numba_and_generic(_data(200), seed=6, epochs=2, batch_size=23, n_chains=17,
-                                method=method, k=k, weight_decay=1e-3)
+                                method=method, k=k, weight_decay=1e-3, centered=centered)
     _assert_same_parameters(models)
+    if centered:
+        assert type(models[0].trainer._updater).__name__ == "NumbaUpdate"
+        offsets = [model.trainer.state.offsets for model in models]
+        for name in ("visible", "hidden"):
+            np.testing.assert_allclose(offsets[0][name], offsets[1][name], atol=1e-6)
 
 
 @pytest.mark.parametrize("method", ["pcd", "cd"])

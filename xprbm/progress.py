@@ -33,3 +33,43 @@ def progress_bar(*, total: int, enabled: bool, desc: str, unit: str = "it") -> I
         yield bar
     finally:
         bar.close()
+
+
+#: a notice appears only when its block runs longer than this (seconds)
+NOTICE_AFTER = 0.5
+#: what a slow start says while Numba compiles (it caches the result per user)
+COMPILING = "compiling kernels (first run only)"
+
+
+@contextlib.contextmanager
+def notice(message: str, *, enabled: bool, after: float = NOTICE_AFTER) -> Iterator[None]:
+    """Say ``message`` on stderr if the block is still running after ``after`` seconds, and
+    how long it took once it ends; say nothing for a quick block or when not ``enabled``.
+
+    For work that is slow only sometimes (compiling kernels on a first run): a fast block
+    stays silent, a slow one is not mistaken for a hang.
+    """
+    if not enabled:
+        yield
+        return
+    import sys
+    import threading
+    import time
+
+    start = time.perf_counter()
+    said = threading.Event()
+
+    def say() -> None:
+        said.set()
+        print(f"{message} ...", end="", file=sys.stderr, flush=True)
+
+    timer = threading.Timer(after, say)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        timer.join()
+        if said.is_set():
+            print(f" done ({time.perf_counter() - start:.1f} s)", file=sys.stderr, flush=True)

@@ -47,7 +47,7 @@ from .checkpoint import write as write_checkpoint
 from .datasets import fingerprint, held_out_rows
 from .kernels import UpdateLayout, UpdateSettings, generic, tempering
 from .metrics import monitor
-from .progress import progress_bar
+from .progress import COMPILING, notice, progress_bar
 from .rng import CounterRNG
 from .sampling import independent_visible
 from .validation import check_int, check_positive_int, check_range
@@ -769,10 +769,13 @@ class Trainer:
         checkpoint = checkpoint_saver(checkpoint_every, checkpoint_path)
         rbm, state = self.rbm, self.state
         update = self._update_object()  # before the BLAS limit below: it may load another BLAS
+        with notice(COMPILING, enabled=progress):
+            kernels.prepare(update, X, rbm.fast_path, rbm.array_dtype)
         source = block_source(X)
         if source is None:
             # the update may gather batches from the data as they are (uint8 stays uint8)
-            keep = rbm.backend == "numpy" and update.reads_data_of(getattr(X, "dtype", None))
+            keep = (rbm.backend == "numpy" and isinstance(X, np.ndarray)
+                    and update.reads_data_of(X.dtype))
             X = rbm.visible(X, name="X", binary=binary, convert=not keep)
             self._check_same_data(X, new_data)
             X, valid = self._split_validation(X, validation, binary)

@@ -47,10 +47,12 @@ __all__ = [
     "draw_bases",
     "make_update",
     "numba_available",
+    "prepare",
     "resolve_method",
     "sampler",
     "state_log_sums",
     "uniform",
+    "warm_up",
 ]
 
 
@@ -164,18 +166,48 @@ def state_log_sums(backend: Backend, small_bias: Any, coupling: Any, big_bias: A
     return generic.state_log_sums(backend, small_bias, coupling, big_bias)
 
 
+def warm_up(method: str, dtype: Any, X: Any = None) -> None:
+    """Compile, ahead of a loop, the sampling kernels of ``method`` for ``dtype`` (uniforms,
+    Bernoulli draws) and the input check for data like ``X``, each on a tiny throwaway array;
+    kernels compiled by an earlier run load from the per-user cache instead. Only the Numba
+    kernels compile; other methods return at once."""
+    if method == "numba":
+        from . import numba_cpu
+
+        numba_cpu.warm_up(X, dtype)
+
+
+def prepare(update: Update, X: Any, method: str, dtype: Any) -> None:
+    """:func:`warm_up` for a training loop on ``X``, and the compilation of the update itself
+    (:meth:`Update.prepare`).
+
+    Parameters
+    ----------
+    update : Update
+        The update object the loop will call.
+    X : array, shape (n_samples, n_visible), or another data source
+        The training data as the caller passed it (only its type, dtype and layout matter).
+    method : str
+        The resolved kernel method of the model.
+    dtype : dtype of the model
+    """
+    if method == "numba":
+        warm_up(method, dtype, X)
+        update.prepare(X)
+
+
 def make_update(backend: Backend, method: str, dtype: Any, layout: UpdateLayout) -> Update:
     """The update object of a resolved kernel ``method`` for arrays of ``dtype``.
 
-    CD and PCD without centring run the fused update of the method (Numba, CuPy). Parallel
-    tempering and centred training run the array code of :mod:`.update` whose draws go
-    through the method's sampling kernel. A fast path that cannot start (Numba without
+    CD and PCD run the fused update of the method (Numba; CuPy without centring). Parallel
+    tempering, and centred training on CuPy, run the array code of :mod:`.update` whose draws
+    go through the method's sampling kernel. A fast path that cannot start (Numba without
     SciPy's BLAS or threadpoolctl, CuPy without a cuBLAS that ctypes can load) falls back to
     :class:`GenericUpdate` with a ``RuntimeWarning``.
     """
     if layout.method == "pt":
         return TemperedUpdate(backend, layout, dtype, sampler(backend, method))
-    if method == "generic" or layout.centered:
+    if method == "generic" or (layout.centered and method == "cupy"):
         return GenericUpdate(backend, layout, None if method == "generic"
                              else sampler(backend, method))
     try:

@@ -64,7 +64,7 @@ class StackedBuffers(Update):
         return self._row_scales[n_batch]
 
     def conform(self, params: dict[str, Any], velocity: dict[str, Any],
-                chains: dict[str, Any] | None) -> None:
+                chains: dict[str, Any] | None, offsets: dict[str, Any] | None = None) -> None:
         """Rebind every array in the dicts to a C-contiguous array of the model's dtype.
 
         The fast updates hand raw memory to BLAS and to compiled kernels as C-ordered,
@@ -84,6 +84,9 @@ class StackedBuffers(Update):
         if chains is not None:
             owners += [(chains, "visible", "visible chains", (self.n_chains, layout.n_visible)),
                        (chains, "hidden", "hidden chains", (self.n_chains, layout.n_hidden))]
+        if offsets is not None:
+            owners += [(offsets, "visible", "visible offsets", (layout.n_visible,)),
+                       (offsets, "hidden", "hidden offsets", (layout.n_hidden,))]
         for owner, key, label, shape in owners:
             array = owner[key]
             if tuple(array.shape) != shape:

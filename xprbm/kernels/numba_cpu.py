@@ -186,3 +186,31 @@ def count_invalid(x: np.ndarray, binary: bool) -> int | None:
         return None
     large = x.size >= PARALLEL_MIN_ELEMENTS
     return int((_count_invalid_parallel if large else _count_invalid_serial)(x, binary))
+
+
+def warm_up(X: object, model_dtype: object) -> None:
+    """Compile (or load from the cache) the serial and row-parallel kernels that training and
+    sampling call: the uniforms and the Bernoulli draws for ``model_dtype``, and the input
+    check for what it may see: ``X`` as it is (when ``X`` is a 2-D NumPy array of a dtype
+    Numba reads), ``X`` converted to the model's dtype (``astype`` keeps a Fortran layout),
+    and C-ordered rows of the model's dtype."""
+    field = np.zeros((1, 1), model_dtype)
+    for kernel in (_uniform_serial, _uniform_parallel):
+        kernel(np.uint64(0), field)
+    for kernel in (_bernoulli_serial, _bernoulli_parallel):
+        kernel(field, np.zeros(1, model_dtype), np.uint64(0))
+    checked = [field]
+    if isinstance(X, np.ndarray) and X.ndim == 2 and readable(X.dtype):
+        checked += [tiny_like(X), tiny_like(X).astype(model_dtype)]
+    for x in checked:
+        for kernel in (_count_invalid_serial, _count_invalid_parallel):
+            kernel(x, True)
+
+
+def tiny_like(X: np.ndarray, columns: int = 2) -> np.ndarray:
+    """Zeros of shape (2, ``columns``) with the dtype and the Numba layout ("C", "F" or "A")
+    of the 2-D array ``X``: a call on them compiles what a call on ``X`` would."""
+    layout = numba.typeof(X).layout
+    if layout == "A":
+        return np.zeros((2, 2 * columns), X.dtype)[:, ::2]
+    return np.zeros((2, columns), X.dtype, order="F" if layout == "F" else "C")

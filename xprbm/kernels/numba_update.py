@@ -30,6 +30,17 @@ the same way (hidden units in plain blocks). What crosses between cores is the h
 instead of the weights: less at batch 100, more at batch 1000, and PCD-k with k > 1 pays two
 barriers and one sum of partials per Gibbs step (``bench/results`` has the figures).
 
+Centred training (``centered``) runs another gradient stage. The centred weight gradient is
+a rank-two correction of the plain one, ``G' = G - mu g_cᵀ - g_b lamᵀ``, because the rows'
+scales sum to zero (:func:`xprbm.kernels.generic.gradient_step` has the algebra). Before the
+stage, the calling thread sums the hidden side once: ``g_c`` and the batch's mean
+probabilities, which move the hidden offsets ``lam``. Each block of visible units then moves
+its own visible offsets ``mu``, lets BLAS write ``lr * vis.T @ hid`` into a scratch buffer
+(the plain update folds it into the velocity), and applies the correction, the decay and the
+momentum step in one pass. That pass also gives the visible-bias correction ``step @ lam``
+and the block's share of ``mu @ step`` for the hidden bias, which the calling thread adds up
+in block order afterwards.
+
 The matrix products call SciPy's BLAS (``scipy.linalg.cython_blas``) from inside the compiled
 code, one thread per call: the caller holds BLAS at one thread (threadpoolctl) so that the
 only thread pool is Numba's. The blocks depend on the cores the process may use and on the
@@ -50,6 +61,7 @@ from __future__ import annotations
 
 import functools
 import os
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -61,6 +73,9 @@ from scipy.linalg import cython_blas  # noqa: F401  (loads SciPy's BLAS now, see
 from .numba_cpu import _OPTIONS, _draw_row, _sigmoid, _uniform
 
 _jit_parallel = numba.njit(parallel=True, **_OPTIONS)
+#: the centred stage's row dot products vectorise only when LLVM may reorder their sums (the
+#: order is still fixed at compile time: results do not depend on the thread count)
+_REORDERING = dict(_OPTIONS, fastmath={"contract", "reassoc"})
 #: each core owns at least this many visible units (thinner products waste the BLAS kernels)
 MIN_BLOCK_UNITS = 64
 #: inner block bounds are multiples of this many units (a 64-byte cache line of float32, when
@@ -282,9 +297,95 @@ def _bias_step(x, scale, scaled, bias, velocity, lo, hi, lr, momentum):
         bias[j] += v
 
 
+@numba.njit(**_OPTIONS)
+def _centre_hidden(hid, n_chains, lam, grad_c, rate):
+    """On the calling thread, before the centred gradient stage: ``grad_c`` becomes the plain
+    hidden-bias gradient ``sum_i hid[i]`` (``hid`` holds scaled probabilities), and the hidden
+    offsets move towards the batch's mean probabilities, ``sum_{i >= C} hid[i]``."""
+    n_hidden = hid.shape[1]
+    batch_mean = np.zeros(n_hidden, hid.dtype)
+    for j in range(n_hidden):
+        grad_c[j] = 0.0
+    for i in range(hid.shape[0]):
+        row = hid[i]
+        for j in range(n_hidden):
+            grad_c[j] += row[j]
+        if i >= n_chains:
+            for j in range(n_hidden):
+                batch_mean[j] += row[j]
+    t = hid.dtype.type
+    nu = t(rate)
+    for j in range(n_hidden):
+        lam[j] += nu * (batch_mean[j] - lam[j])
+
+
+@numba.njit(**_REORDERING)
+def _centred_gradient_stage(address, vis, hid, W, b, vel_W, vel_b, scale, mu, lam, grad_c,
+                            scratch, partial_c, n_chains, lr, momentum, decay, rate, bounds,
+                            part):
+    """Block ``part`` of the visible units, centred: its offsets, the corrected weight step,
+    its visible-bias step, and its share ``partial_c[part] = mu[block] @ step[block]`` of the
+    hidden-bias correction (``step`` is ``lr`` times the centred gradient minus decay)."""
+    n_visible, n_hidden = W.shape
+    t = W.dtype.type
+    lo, hi = bounds[part], bounds[part + 1]
+    n = hi - lo
+    grad_b = np.zeros(n, W.dtype)  # the plain visible-bias gradient of the block
+    batch_mean = np.zeros(n, W.dtype)
+    for i in range(vis.shape[0]):
+        row, s = vis[i, lo:hi], scale[i]
+        for j in range(n):
+            grad_b[j] += s * row[j]
+        if i >= n_chains:
+            for j in range(n):
+                batch_mean[j] += row[j]
+    nu, n_batch = t(rate), t(vis.shape[0] - n_chains)
+    offsets = mu[lo:hi]
+    for j in range(n):
+        offsets[j] += nu * (batch_mean[j] / n_batch - offsets[j])
+    # scratch = lr * vis.T @ hid for the block's rows
+    _gemm(address, True, False, n, n_hidden, vis.shape[0], lr, vis[0, lo:], n_visible,
+          hid, n_hidden, 0.0, scratch[lo:], n_hidden)
+    rate_t, m, decay_rate = t(lr), t(momentum), t(lr * decay)
+    share = partial_c[part]
+    for j in range(n_hidden):
+        share[j] = 0.0
+    for i in range(lo, hi):
+        w_row, v_row, step = W[i], vel_W[i], scratch[i]
+        along_c, along_lam, offset = rate_t * mu[i], rate_t * grad_b[i - lo], mu[i]
+        for j in range(n_hidden):
+            step[j] = step[j] - along_c * grad_c[j] - along_lam * lam[j] - decay_rate * w_row[j]
+            v = m * v_row[j] + step[j]
+            v_row[j] = v
+            w_row[j] += v
+            share[j] += offset * step[j]
+        dot = t(0.0)
+        for j in range(n_hidden):
+            dot += step[j] * lam[j]
+        v = m * vel_b[i] + rate_t * grad_b[i - lo] - dot
+        vel_b[i] = v
+        b[i] += v
+
+
+@numba.njit(**_OPTIONS)
+def _centred_hidden_bias(c, vel_c, grad_c, partial_c, lr, momentum):
+    """On the calling thread, after the centred stage: the hidden-bias step on
+    ``lr * grad_c - sum_p partial_c[p]`` (blocks in order)."""
+    t = c.dtype.type
+    rate, m = t(lr), t(momentum)
+    for j in range(c.shape[0]):
+        correction = t(0.0)
+        for p in range(partial_c.shape[0]):
+            correction += partial_c[p, j]
+        v = m * vel_c[j] + rate * grad_c[j] - correction
+        vel_c[j] = v
+        c[j] += v
+
+
 @_jit_parallel
 def _update(address, X, rows, vis, hid, partials, bounds, hid_chain, W, b, c, vel_W, vel_b,
-            vel_c, scale, bases, pcd, k, lr, momentum, decay):
+            vel_c, scale, bases, pcd, k, lr, momentum, decay, centered, mu, lam, rate, grad_c,
+            scratch, partial_c):
     n_chains, n_rows = hid_chain.shape[0], vis.shape[0]
     n_parts = bounds.shape[0] - 1
     draw = 0
@@ -312,6 +413,14 @@ def _update(address, X, rows, vis, hid, partials, bounds, hid_chain, W, b, c, ve
             _hidden_stage(hid, partials, hid_chain, c, scale, base, 0, n_drawn, f_hi, last,
                           n_parts, part)
         draw += 1 if n_drawn else 0
+    if centered:
+        _centre_hidden(hid, n_chains, lam, grad_c, rate)
+        for part in numba.prange(n_parts):
+            _centred_gradient_stage(address, vis, hid, W, b, vel_W, vel_b, scale, mu, lam,
+                                    grad_c, scratch, partial_c, n_chains, lr, momentum, decay,
+                                    rate, bounds, part)
+        _centred_hidden_bias(c, vel_c, grad_c, partial_c, lr, momentum)
+        return
     for part in numba.prange(n_parts):
         _gradient_stage(address, vis, hid, W, b, c, vel_W, vel_b, vel_c, scale, lr, momentum,
                         decay, bounds, part)
@@ -320,8 +429,9 @@ def _update(address, X, rows, vis, hid, partials, bounds, hid_chain, W, b, c, ve
 def update(X: np.ndarray, rows: np.ndarray, vis: np.ndarray, hid: np.ndarray,
            partials: np.ndarray, bounds: np.ndarray, hid_chain: np.ndarray, params: tuple,
            velocities: tuple, scale: np.ndarray, bases: np.ndarray, pcd: bool, k: int,
-           learning_rate: float, momentum: float, weight_decay: float) -> None:
-    """One CD-k / PCD-k update with momentum, in place.
+           learning_rate: float, momentum: float, weight_decay: float,
+           centring: Centring | None = None) -> None:
+    """One CD-k / PCD-k update with momentum, in place, centred when ``centring`` is given.
 
     Parameters
     ----------
@@ -349,6 +459,8 @@ def update(X: np.ndarray, rows: np.ndarray, vis: np.ndarray, hid: np.ndarray,
     pcd : bool
     k : int
     learning_rate, momentum, weight_decay : float
+    centring : Centring, optional
+        The offsets (moved in place), their rate and the centred stage's scratch.
 
     Raises
     ------
@@ -367,6 +479,57 @@ def update(X: np.ndarray, rows: np.ndarray, vis: np.ndarray, hid: np.ndarray,
         raise ValueError("the update's buffers must be C-contiguous arrays of the model's dtype")
     if bases.shape != (2 * k,):
         raise ValueError(f"{2 * k} draw bases needed; got {bases.shape[0]}")
+    centred = centring is not None
+    if centred:
+        centring.check(W.shape, n_parts, W.dtype)
+    else:
+        centring = Centring.unused(W.dtype)
     _update(gemm_address(W.dtype), X, rows, vis, hid, partials, bounds, hid_chain, W, b, c,
             vel_W, vel_b, vel_c, scale, bases, bool(pcd), int(k), float(learning_rate),
-            float(momentum), float(weight_decay))
+            float(momentum), float(weight_decay), centred, centring.visible, centring.hidden,
+            float(centring.rate), centring.grad_c, centring.scratch, centring.partial_c)
+
+
+class Centring(NamedTuple):
+    """What the centred gradient stage reads and writes besides the plain update's buffers.
+
+    Attributes
+    ----------
+    visible, hidden : ndarray, shapes (n_visible,) and (n_hidden,)
+        The offsets ``mu`` and ``lam``, moved in place.
+    rate : float
+        How far the offsets move towards the batch means per update.
+    grad_c : ndarray, shape (n_hidden,)
+        Scratch: the plain hidden-bias gradient.
+    scratch : ndarray, shape (n_visible, n_hidden)
+        Scratch: ``lr`` times the weight step.
+    partial_c : ndarray, shape (P, n_hidden)
+        Scratch: each block's share of the hidden-bias correction.
+    """
+
+    visible: np.ndarray
+    hidden: np.ndarray
+    rate: float
+    grad_c: np.ndarray
+    scratch: np.ndarray
+    partial_c: np.ndarray
+
+    @classmethod
+    def unused(cls, dtype: np.dtype) -> Centring:
+        """Empty stand-ins of the right types for a plain update (the kernel compiles once
+        for both)."""
+        return cls(np.empty(0, dtype), np.empty(0, dtype), 0.0, np.empty(0, dtype),
+                   np.empty((0, 0), dtype), np.empty((0, 0), dtype))
+
+    def check(self, shape: tuple[int, int], n_parts: int, dtype: np.dtype) -> None:
+        """Raise ValueError unless every array fits a model of ``shape`` split into
+        ``n_parts`` blocks and is a C-contiguous, writable array of ``dtype``."""
+        n_visible, n_hidden = shape
+        expected = {"visible": (n_visible,), "hidden": (n_hidden,), "grad_c": (n_hidden,),
+                    "scratch": shape, "partial_c": (n_parts, n_hidden)}
+        for name, want in expected.items():
+            array = getattr(self, name)
+            if (array.shape != want or array.dtype != dtype or not array.flags.c_contiguous
+                    or not array.flags.writeable):
+                raise ValueError(f"centring {name}: a writable C-contiguous {want} array of "
+                                 f"{dtype} needed; got {array.shape} {array.dtype}")

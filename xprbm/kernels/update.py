@@ -110,6 +110,10 @@ class Update:
         self.backend = backend
         self.layout = layout
 
+    def prepare(self, X: Any) -> None:
+        """Compile what the update runs on data like ``X`` (see :func:`xprbm.kernels.prepare`);
+        nothing here: the array code has nothing to compile."""
+
     def blas_threads(self) -> contextlib.AbstractContextManager:
         """The BLAS thread policy for a loop of updates: one thread while products are small
         (see :func:`xprbm.backend.single_thread_blas_if_small`), or always."""

@@ -1,0 +1,162 @@
+"""How many threads the Numba update runs on: chosen by timing it, again and again.
+
+The update's results do not depend on its thread count (its blocks follow the cores, not the
+threads: :mod:`.numba_update`), so the count may change between any two updates. All cores
+win for big models on an idle machine. They lose for small models, whose products are too
+thin to split, and whenever another process keeps a core busy: every update runs several
+parallel loops, each ending at a barrier, and a thread that the system has parked to run the
+other process holds all the others there. On this project's 2-core machine, with one core kept
+busy, a 784x256 epoch took 3.2 s on two threads and 1.5-1.8 s on one (0.89 s idle on two).
+No fixed rule knows whether the machine is shared right now, so :class:`ThreadGovernor`
+measures:
+
+- it times every call at the current count and keeps the median of the latest ones;
+- now and then it runs a few calls at each other count (a *trial*) and keeps the count whose
+  median call was fastest, if it wins by a margin;
+- a count whose first calls are far slower than the current one's stops early;
+- trials come soon after the start and after a change, then ever more rarely while the
+  choice holds (so a steady run pays little for them), and at once when calls suddenly
+  become slower than at the last choice (another process started).
+
+Only the wall time of the calls is used; the counts tried are 1 and the caller's limit
+(``numba.get_num_threads()``, which ``NUMBA_NUM_THREADS`` or ``numba.set_num_threads`` set),
+plus the powers of two between them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+
+#: calls timed per trial of a thread count (the first of them is not counted: it wakes threads)
+TRIAL_CALLS = 6
+#: a count replaces the current one when its median call is this much faster
+MARGIN = 0.9
+#: seconds of calls before the first trial; the wait doubles while the choice holds, up to
+#: MAX_WAIT
+FIRST_WAIT = 0.2
+MAX_WAIT = 5.0
+#: calls slower than this many times the median at the last choice start a trial at once
+SLOWDOWN = 1.5
+#: a trial stops after this many timed calls when every one of them was SLOWDOWN times
+#: slower than the current count's median (a hopeless count on a busy machine costs much)
+LOSING_CALLS = 2
+#: multiply-adds per update below which one thread starts (above: all of them)
+SMALL_UPDATE = 4_000_000
+
+
+def candidate_counts(limit: int) -> tuple[int, ...]:
+    """1, the powers of two below ``limit``, and ``limit``."""
+    counts, n = {1, max(1, limit)}, 2
+    while n < limit:
+        counts.add(n)
+        n *= 2
+    return tuple(sorted(counts))
+
+
+class ThreadGovernor:
+    """Chooses a thread count for each call of a kernel whose results do not depend on it.
+
+    Parameters
+    ----------
+    multiply_adds : int
+        Work of one call; small calls start on one thread, others on all.
+    get_limit : callable () -> int
+        The most threads the caller allows now (``numba.get_num_threads``).
+    set_threads : callable (int) -> None
+        Sets the count for the calls that follow (``numba.set_num_threads``).
+    clock : callable () -> float
+        Seconds (``time.perf_counter``; tests pass a fake one).
+
+    Attributes
+    ----------
+    threads : int or None
+        The count chosen for the current limit (None before the first call).
+    switches : int
+        How often the choice changed.
+    """
+
+    def __init__(self, multiply_adds: int, get_limit: Callable[[], int],
+                 set_threads: Callable[[int], None],
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.multiply_adds = multiply_adds
+        self.get_limit, self.set_threads, self.clock = get_limit, set_threads, clock
+        self.threads: int | None = None
+        self.switches = 0
+        self._limit = 0
+        self._recent: deque[float] = deque(maxlen=TRIAL_CALLS)
+        self._reference = 0.0  # median call at the last choice
+        self._wait = FIRST_WAIT
+        self._since_choice = 0.0
+        self._trial: list[int] = []  # counts still to try, the current one last
+        self._trial_times: dict[int, list[float]] = {}
+
+    def _restart(self, limit: int) -> None:
+        self._limit = limit
+        self.threads = limit if self.multiply_adds >= SMALL_UPDATE else 1
+        self._recent.clear()
+        self._reference, self._wait, self._since_choice = 0.0, FIRST_WAIT, 0.0
+        self._trial, self._trial_times = [], {}
+
+    def _count_for_call(self) -> int:
+        if self._trial:
+            return self._trial[0]
+        return self.threads
+
+    @contextlib.contextmanager
+    def call(self) -> Iterator[None]:
+        """Run the block on the chosen count (restored afterwards) and time it."""
+        limit = self.get_limit()
+        if limit != self._limit:
+            self._restart(limit)
+        if limit == 1:
+            yield
+            return
+        count = self._count_for_call()
+        self.set_threads(count)
+        start = self.clock()
+        try:
+            yield
+        finally:
+            seconds = self.clock() - start
+            self.set_threads(limit)
+        self._record(count, seconds)
+
+    def _record(self, count: int, seconds: float) -> None:
+        if self._trial:
+            times = self._trial_times.setdefault(count, [])
+            times.append(seconds)
+            # a count whose calls are all far slower than the current one's loses early
+            hopeless = (count != self.threads and len(times) > LOSING_CALLS
+                        and min(times[1:]) > SLOWDOWN * self._reference > 0)
+            if hopeless or len(times) == TRIAL_CALLS + 1:
+                self._trial.pop(0)
+                if not self._trial:
+                    self._decide()
+            return
+        self._recent.append(seconds)
+        self._since_choice += seconds
+        if len(self._recent) < TRIAL_CALLS:
+            return
+        slower = self._reference and statistics.median(self._recent) > (
+            SLOWDOWN * self._reference)
+        if self._since_choice >= self._wait or slower:
+            others = [n for n in candidate_counts(self._limit) if n != self.threads]
+            self._trial = others + [self.threads]  # the current count last: fresh figures
+            self._trial_times = {}
+
+    def _decide(self) -> None:
+        medians = {n: statistics.median(times[1:]) for n, times in self._trial_times.items()}
+        best = min(medians, key=medians.get)
+        if best != self.threads and medians[best] < MARGIN * medians[self.threads]:
+            self.threads = best
+            self.switches += 1
+            self._wait = FIRST_WAIT
+        else:
+            self._wait = min(MAX_WAIT, 2 * self._wait)
+        self._reference = medians[self.threads]
+        self._recent.clear()
+        self._since_choice = 0.0
