@@ -34,7 +34,7 @@ def best(fn, rounds: int = 3) -> float:
 def main() -> None:
     X = mnist_like(60_000)
     rbm = xprbm.RBM(784, 256, seed=0)
-    rbm.fit(X[:100], epochs=1, progress=False)
+    rbm.fit(X[:100], epochs=1, centered=False, progress=False)  # the plain PCD update
     trainer = rbm.trainer
     epoch = best(lambda: trainer.run(X, epochs=1, progress=False))
     order = np.random.default_rng(0).permutation(X.shape[0])

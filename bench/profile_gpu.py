@@ -37,7 +37,7 @@ def trained(X, shape: str, k: int, graphs: bool) -> xprbm.Trainer:
     os.environ["XPRBM_CUDA_GRAPHS"] = "1" if graphs else "0"
     batch, n_visible, n_hidden = SHAPES[shape]
     rbm = xprbm.RBM(n_visible, n_hidden, backend="cupy", seed=0)
-    rbm.fit(X[:batch], epochs=1, batch_size=batch, k=k, progress=False)
+    rbm.fit(X[:batch], epochs=1, batch_size=batch, k=k, centered=False, progress=False)
     return rbm.trainer
 
 

@@ -166,11 +166,11 @@ def train_torch_tutorial(X: np.ndarray, seed: int, epochs: int) -> xprbm.RBM:
 def contenders(seed: int, epochs: int) -> list[tuple[str, Callable[[np.ndarray], xprbm.RBM]]]:
     batch, lr = MNIST_RECIPE["batch_size"], MNIST_RECIPE["learning_rate"]
     rows = [
-        ("xprbm, defaults (momentum 0.5, visible bias from data)",
+        ("xprbm, defaults (centred, momentum 0.7, visible bias from data)",
          lambda X: train_xprbm(X, seed, epochs, batch_size=batch, learning_rate=lr)),
-        ("xprbm, centered=True",
+        ("xprbm, centered=False, momentum=0.5 (the defaults before centring)",
          lambda X: train_xprbm(X, seed, epochs, batch_size=batch, learning_rate=lr,
-                               centered=True)),
+                               centered=False, momentum=0.5)),
         ('xprbm, init_visible_bias="zeros"',
          lambda X: train_xprbm(X, seed, epochs, batch_size=batch, learning_rate=lr,
                                init_visible_bias="zeros")),

@@ -109,8 +109,9 @@ def test_train_sample_evaluate(tmp_path, data_file, capsys):
     assert -np.log(2) * 1.5 < pll < 0.0
 
 
-@pytest.mark.parametrize("schedule", [[], ["--lr-schedule", "linear", "--final-lr", "0.01",
-                                            "--schedule-epochs", "4"]])
+@pytest.mark.parametrize("schedule", [["--lr-schedule", "constant"],
+                                      ["--lr-schedule", "linear", "--final-lr", "0.01",
+                                       "--schedule-epochs", "4"]])
 def test_resume_through_the_command_line_equals_a_straight_run(tmp_path, data_file, capsys,
                                                                schedule):
     common = ["--data", data_file, "--quiet", "--checkpoint-every", 1, *SMALL, *schedule]

@@ -61,7 +61,7 @@ def test_update_matches_hand_written_reference(make_rbm, monkeypatch, method, k)
     _split_tiny_models(monkeypatch, 3)  # the Numba update sums partial fields of 3 blocks
     rbm = make_rbm(N_VISIBLE, N_HIDDEN, seed=4)
     X = _data(40)
-    settings = dict(learning_rate=0.3, momentum=0.5, weight_decay=0.01)
+    settings = dict(learning_rate=0.3, momentum=0.5, weight_decay=0.01, centered=False)
     trainer = xprbm.Trainer(rbm, method=method, k=k, batch_size=6, n_chains=9, **settings)
     trainer._initialise(rbm.visible(X))
     Xb = rbm.array_backend.asarray(X)
@@ -134,7 +134,7 @@ def _train_cupy(method, kernels, replace_weights=False, dtype="float32"):
     rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=1, backend="cupy", fast_path=kernels,
                     dtype=dtype)
     rbm.fit(_data(300), epochs=2, batch_size=40, method=method, k=2, learning_rate=0.1,
-            momentum=0.5, weight_decay=0.01, progress=False,
+            momentum=0.5, weight_decay=0.01, centered=False, progress=False,
             n_chains=13 if method == "pcd" else None)
     if replace_weights:
         rbm.weights = rbm.weights * 0.5  # new memory: a captured graph must not write the old
@@ -462,7 +462,8 @@ def test_cupy_update_object_agrees_with_generic_on_a_numpy_stand_in(monkeypatch,
         monkeypatch.setattr(xprbm.kernels, "make_update", make)
         rbm = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=1, fast_path="generic")
         rbm.fit(_data(300), epochs=2, batch_size=40, method=method, k=2, learning_rate=0.1,
-                weight_decay=0.01, progress=False, n_chains=13 if method == "pcd" else None)
+                weight_decay=0.01, centered=False, progress=False,
+                n_chains=13 if method == "pcd" else None)
         rbm.weights = rbm.weights * 0.5  # new memory: the graph must be captured again
         rbm.trainer.run(_data(300), epochs=1, progress=False)
         models.append(rbm)

@@ -174,6 +174,16 @@ def _add_train(commands: Any) -> None:
     sub.set_defaults(handler=cmd_train)
 
 
+def command_line_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The training settings of a new run: the flags given, the command line's defaults for
+    the others (a constant schedule drops the default final rate, which it would refuse)."""
+    settings = {name: SETTINGS[name].command_line_default if getattr(args, name) is None
+                else getattr(args, name) for name in CONFIG_FIELDS}
+    if settings["learning_rate_schedule"] == "constant" and args.final_learning_rate is None:
+        settings["final_learning_rate"] = None
+    return settings
+
+
 def setting_help(setting: Setting) -> str:
     """The ``--help`` text of a training setting: its help, its default, and why the command
     line's default differs from the API's where it does."""
@@ -411,9 +421,7 @@ def _prepare_training(args: argparse.Namespace, folder: RunFolder
                  for k, v in MODEL_DEFAULTS.items()}
         rbm = RBM(data.train.shape[1], model["hidden"], backend=args.backend or "auto",
                   dtype=model["dtype"], seed=args.seed)
-        trainer = Trainer(rbm, **{name: SETTINGS[name].command_line_default
-                                  if getattr(args, name) is None else getattr(args, name)
-                                  for name in CONFIG_FIELDS})
+        trainer = Trainer(rbm, **command_line_settings(args))
     elif data.train.shape[1] != trainer.rbm.n_visible:
         raise CommandError(f"--data {spec} has {data.train.shape[1]} units per row but the "
                            f"resumed model has {trainer.rbm.n_visible} visible units")

@@ -138,6 +138,11 @@ def _setting(default: Any, help_text: str, *flags: str, metavar: str | None = No
     return field(default=default, metadata={"setting": entry})
 
 
+#: why ``xprbm train`` decays its learning rate (and decays the weights) by default
+_WHOLE_RUN = ("a command-line run is a whole experiment, and a rate decaying over it gives "
+              "a model whose samples cover every digit (bench/demo_quality.py)")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Settings of a training run (checked on creation); see :data:`SETTINGS` for each one's
@@ -160,7 +165,10 @@ class TrainConfig:
         gradient of the energy with the units shifted by offsets, running means of the data
         (visible) and of its hidden probabilities (hidden), which move by ``OFFSET_RATE``
         towards each batch's means. The parameters stay those of the ordinary RBM, so the
-        model means the same; only the training steps differ.
+        model means the same; only the training steps differ. On by default: on the fair
+        MNIST split a 784x16 model reaches a held-out log-likelihood of -153.9 nats instead
+        of -164.5 (50 epochs, lr 0.01, momentum 0.7; ``bench/quality.py``), and centred
+        training tolerates the larger momentum that plain training diverges with.
     n_temperatures : int
         Replicas per chain of parallel tempering (``method="pt"``).
     min_beta : float in (0, 1)
@@ -170,6 +178,7 @@ class TrainConfig:
         Rows per update; a short last batch is averaged over its own size.
     learning_rate : float
     momentum : float in [0, 1)
+        0.7 by default (with centring; uncentred runs are steadier at 0.5).
     weight_decay : float >= 0
         L2 penalty on the weights.
     shuffle : bool
@@ -206,7 +215,7 @@ class TrainConfig:
     k: int = _setting(1, "Gibbs steps per update", "--k", metavar="K")
     n_chains: int | None = _setting(None, "persistent chains (default: the batch size)",
                                     "--n-chains", metavar="N")
-    centered: bool = _setting(False, "centred gradients (offsets: running means of the units)",
+    centered: bool = _setting(True, "centred gradients (offsets: running means of the units)",
                               "--centered")
     n_temperatures: int = _setting(tempering.DEFAULT_TEMPERATURES,
                                    "replicas per chain of parallel tempering (method pt)",
@@ -215,12 +224,11 @@ class TrainConfig:
                                "inverse temperature of the hottest PT replica",
                                "--min-beta", metavar="BETA")
     batch_size: int = _setting(100, "rows per update", "--batch-size", metavar="N")
-    learning_rate: float = _setting(
-        0.01, "learning rate", "--learning-rate", "--lr", metavar="LR", cli_default=0.05,
-        cli_reason="a command-line run trains 20 epochs by default, which needs a larger step")
-    momentum: float = _setting(0.5, "momentum", "--momentum", metavar="M")
+    learning_rate: float = _setting(0.01, "learning rate", "--learning-rate", "--lr",
+                                    metavar="LR")
+    momentum: float = _setting(0.7, "momentum", "--momentum", metavar="M")
     weight_decay: float = _setting(0.0, "L2 penalty on the weights", "--weight-decay",
-                                   metavar="D")
+                                   metavar="D", cli_default=1e-4, cli_reason=_WHOLE_RUN)
     shuffle: bool = _setting(True, "visit the rows in a fresh seeded order each epoch",
                              "--shuffle")
     init_visible_bias: str = _setting(
@@ -232,10 +240,11 @@ class TrainConfig:
     learning_rate_schedule: str = _setting(
         "constant", "learning rate over the epochs: constant, or a linear or exponential change "
         "to the final learning rate", "--learning-rate-schedule", "--lr-schedule",
-        choices=LEARNING_RATE_SCHEDULES)
+        choices=LEARNING_RATE_SCHEDULES, cli_default="linear", cli_reason=_WHOLE_RUN)
     final_learning_rate: float | None = _setting(
         None, "learning rate that a linear or exponential schedule reaches (required by them)",
-        "--final-learning-rate", "--final-lr", metavar="LR")
+        "--final-learning-rate", "--final-lr", metavar="LR", cli_default=0.001,
+        cli_reason=_WHOLE_RUN + "; ignored by a constant schedule")
     schedule_epochs: int | None = _setting(
         None, "epoch that trains at the final learning rate, held after it (default: the last "
         "epoch of the run's first call; on the command line --epochs of the run that started "
