@@ -240,7 +240,7 @@ def ais_section(rbm: xprbm.RBM, train: np.ndarray, args: argparse.Namespace) -> 
     print("|---|---:|---:|---:|---:|:-:|---:|---:|")
     for reverse in (False, True):
         r = xprbm.ais(rbm, data=train, n_betas=n_betas, seed=args.seed, reverse=reverse,
-                      progress=False)
+                      start="data", progress=False)
         print(f"| {'reverse' if reverse else 'forward'} | {r.log_z:.4f} | {r.lower:.4f} "
               f"| {r.upper:.4f} | {r.log_z - exact:+.4f} | "
               f"{'yes' if r.lower <= exact <= r.upper else 'NO'} | {r.ess:.1f} "

@@ -196,6 +196,28 @@ def test_evaluate_falls_back_to_ais_above_the_exact_limit(tmp_path, data_file, c
     estimate = float(re.search(r"log Z = ([-0-9.]+) \(AIS", stdout).group(1))
     exact = xprbm.exact_log_partition(xprbm.load(out / "checkpoint").rbm)
     assert abs(estimate - exact) < 0.2, (estimate, exact)
+    # both directions, each with its ESS, the reverse start and the verdict
+    for direction in ("forward", "reverse"):
+        found = re.search(direction + r" AIS: log Z ([-0-9.]+) \[([-0-9.]+), ([-0-9.]+)\], "
+                          r"ESS ([0-9.]+) of 100 chains, 2000 steps", stdout)
+        assert found, stdout
+        assert abs(float(found.group(1)) - exact) < 0.2 and float(found.group(4)) >= 10
+    assert "started from parallel tempering" in stdout
+    assert "forward and reverse agree" in stdout and "WARNING" not in stdout
+
+
+def test_evaluate_warns_in_its_output_when_ais_cannot_be_trusted(tmp_path, data_file, capsys):
+    """Five chains over three temperatures: the ESS cannot reach 10, and the table says so
+    on stdout, also with --quiet (which silences Python warnings)."""
+    out = tmp_path / "run"
+    assert _run(capsys, "train", "--data", data_file, "--epochs", 1, "--out", out, "-q",
+                *SMALL)[0] == 0
+    code, stdout, _ = _run(capsys, "evaluate", out / "checkpoint", "--exact-max-units", 3,
+                           "--ais-betas", 3, "--ais-chains", 5, "--quiet")
+    assert code == 0
+    [warning] = [line for line in stdout.splitlines() if line.startswith("WARNING:")]
+    assert "AIS bounds are not trustworthy" in warning and "only 5 chains" in warning
+    assert "at least 10 chains (n_chains= / --ais-chains; 5 now)" in warning
 
 
 def test_demo_with_tiny_settings(tmp_path, capsys):

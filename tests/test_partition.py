@@ -103,6 +103,7 @@ def test_log_likelihood_normalises_and_matches_brute_force(make_rbm):
     np.testing.assert_allclose(ll, np.log(visible_distribution(W, b, c)), rtol=0, atol=1e-9)
 
 
+@pytest.mark.filterwarnings("ignore::xprbm.AISReliabilityWarning")  # 10 chains, 50 steps
 def test_log_likelihood_uses_a_given_log_z_or_ais_result(make_rbm):
     rbm = randomise(make_rbm(7, 5, seed=0), scale=1.0, seed=9)
     v = all_states(7)[::11]
@@ -165,20 +166,22 @@ def test_reverse_ais_from_exact_samples_matches_exact_log_z():
     rbm = random_rbm(64, 12, 1.0, seed=12)
     exact = xprbm.exact_log_partition(rbm)
     # 100 chains start from rows of 1000 exact samples, whose means also give the base model
-    result = xprbm.ais(rbm, data=samples_of(rbm, 1000, seed=2), reverse=True, seed=0,
-                       progress=False)
-    assert result.reverse and result.burn_in == 0
+    result = xprbm.ais(rbm, data=samples_of(rbm, 1000, seed=2), reverse=True, start="data",
+                       seed=0, progress=False)
+    assert result.reverse and result.burn_in == 0 and result.start == "data"
     assert_close_and_bracketed(result, exact)
 
 
 def test_reverse_ais_without_data_starts_from_long_gibbs_chains():
     rbm = random_rbm(64, 12, 0.3, seed=13)
     exact = xprbm.exact_log_partition(rbm)
-    result = xprbm.ais(rbm, reverse=True, n_betas=2000, burn_in=2000, seed=0, progress=False)
-    assert result.base == "uniform" and result.burn_in == 2000
+    result = xprbm.ais(rbm, reverse=True, start="gibbs", n_betas=2000, burn_in=2000, seed=0,
+                       progress=False)
+    assert result.base == "uniform" and result.burn_in == 2000 and result.start == "gibbs"
     assert_close_and_bracketed(result, exact)
 
 
+@pytest.mark.filterwarnings("ignore::xprbm.AISReliabilityWarning")  # 30 steps on purpose
 def test_forward_and_reverse_ais_err_on_opposite_sides():
     """With a schedule far too short, forward AIS falls below log Z and reverse AIS above it.
 
@@ -190,7 +193,8 @@ def test_forward_and_reverse_ais_err_on_opposite_sides():
     exact = xprbm.exact_log_partition(rbm)
     common = dict(base=None, n_betas=30, seed=0, progress=False)
     forward = xprbm.ais(rbm, **common)
-    reverse = xprbm.ais(rbm, data=samples_of(rbm, 100, seed=3), reverse=True, **common)
+    reverse = xprbm.ais(rbm, data=samples_of(rbm, 100, seed=3), reverse=True, start="data",
+                        **common)
     fwd = forward.log_z_base + forward.log_weights
     rev = reverse.log_z_base - reverse.log_weights
     assert fwd.mean() + 5 * fwd.std(ddof=1) / 10 < exact < rev.mean() - 5 * rev.std(ddof=1) / 10
@@ -218,7 +222,7 @@ def test_ais_default_schedule_on_trained_mnist_784x16(mnist_model):
 
 def test_reverse_ais_from_data_on_trained_mnist_784x16(mnist_model):
     rbm, X, exact = mnist_model
-    result = xprbm.ais(rbm, data=X, reverse=True, seed=0, progress=False)
+    result = xprbm.ais(rbm, data=X, reverse=True, start="data", seed=0, progress=False)
     assert_close_and_bracketed(result, exact)
 
 
@@ -235,6 +239,7 @@ def test_ais_on_every_backend(make_rbm):
     assert_close_and_bracketed(reverse, exact)
 
 
+@pytest.mark.filterwarnings("ignore::xprbm.AISReliabilityWarning")  # 7 and 17 chains
 def test_ais_result_fields_and_reproducibility():
     rbm = random_rbm(10, 4, 0.5, seed=3)
     betas = np.linspace(0.0, 1.0, 41)
@@ -251,10 +256,11 @@ def test_ais_result_fields_and_reproducibility():
     other = xprbm.ais(rbm, betas=betas, n_chains=17, seed=result.seed + 1, progress=False)
     assert not np.array_equal(other.log_weights, result.log_weights)
     few_rows = xprbm.ais(rbm, data=np.eye(2, 10), betas=betas, n_chains=7, reverse=True,
-                         progress=False)  # 7 chains cycle through 2 starting rows
+                         start="data", progress=False)  # 7 chains cycle through 2 starting rows
     assert few_rows.log_weights.shape == (7,) and np.all(np.isfinite(few_rows.log_weights))
 
 
+@pytest.mark.filterwarnings("ignore::xprbm.AISReliabilityWarning")  # 5 chains
 def test_ais_leaves_the_model_and_its_random_stream_alone():
     rbm = random_rbm(10, 4, 0.5, seed=3)
     before = {k: np.array(v) for k, v in rbm.parameters().items()}
@@ -265,6 +271,7 @@ def test_ais_leaves_the_model_and_its_random_stream_alone():
         np.testing.assert_array_equal(value, before[name])
 
 
+@pytest.mark.filterwarnings("ignore::xprbm.AISReliabilityWarning")  # 3 chains
 def test_ais_base_rate_biases_come_from_clipped_data_means():
     rbm = random_rbm(4, 3, 0.5, seed=3)
     data = np.array([[1, 0, 1, 0], [1, 0, 0, 0], [1, 0, 1, 1], [1, 0, 0, 1]], dtype=np.float32)

@@ -14,12 +14,22 @@ from .backend import Backend, BackendUnavailableError, get_backend
 from .checkpoint import CheckpointError
 from .io import load, save
 from .metrics import free_energy_gap, pseudo_log_likelihood, reconstruction_error
-from .partition import AISResult, ais, exact_log_partition, log_likelihood
+from .partition import (
+    AISBracket,
+    AISReliabilityWarning,
+    AISResult,
+    ais,
+    ais_bracket,
+    exact_log_partition,
+    log_likelihood,
+)
 from .rbm import RBM
 from .train import History, TrainConfig, Trainer, TrainingDivergedError, TrainState
 
 __all__ = [
     "RBM",
+    "AISBracket",
+    "AISReliabilityWarning",
     "AISResult",
     "Backend",
     "BackendUnavailableError",
@@ -31,6 +41,7 @@ __all__ = [
     "Trainer",
     "__version__",
     "ais",
+    "ais_bracket",
     "datasets",
     "exact_log_partition",
     "free_energy_gap",

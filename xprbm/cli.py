@@ -267,17 +267,20 @@ def _add_evaluate(commands: Any) -> None:
                    "  xprbm evaluate runs/mnist/checkpoint\n"
                    "  xprbm evaluate runs/mnist/checkpoint --data held_out.npy --validation 0\n\n"
                    "The log-likelihood is exact when the smaller layer has at most\n"
-                   "--exact-max-units units, else estimated by AIS with bounds.")
+                   "--exact-max-units units, else estimated by forward and reverse AIS\n"
+                   "(reverse started by parallel tempering) with bounds, effective sample\n"
+                   "sizes and a warning when those are too small to trust.")
     sub.add_argument("checkpoint", metavar="CHECKPOINT")
     _add_data(sub, "default: the run's own")
     sub.add_argument("--pll-rows", type=positive_int, default=1000, metavar="N",
                      help="rows per split for the exact pseudo-likelihood (default 1000)")
     sub.add_argument("--exact-max-units", type=positive_int, default=20, metavar="N",
                      help="largest smaller layer for the exact log Z (default 20)")
-    sub.add_argument("--ais-chains", type=positive_int, default=100, metavar="N",
-                     help="AIS chains (default 100)")
+    sub.add_argument("--ais-chains", type=positive_int, metavar="N",
+                     help="AIS chains per direction (default by model size: 100)")
     sub.add_argument("--ais-betas", type=positive_int, metavar="N",
-                     help="AIS temperatures (default: xprbm.ais's)")
+                     help="AIS temperatures (default by model size: 14500, or 20000 above "
+                          "784x64 weights)")
     sub.add_argument("--seed", type=seed_int, default=0, help="seed of AIS (default 0)")
     _add_backend(sub, "default: the checkpoint's when available, else numpy")
     sub.set_defaults(handler=cmd_evaluate)
@@ -634,7 +637,20 @@ def _evaluation_table(result: Any) -> str:
         low, high = result.log_z_bounds
         lines.append(f"log Z = {result.log_z:.4f} ({result.log_z_method}; bounds "
                      f"[{low:.4f}, {high:.4f}])")
+    if result.ais is not None:
+        lines += _ais_lines(result.ais)
+    lines += [f"WARNING: {message}" for message in result.warnings]
     return "\n".join(lines)
+
+
+def _ais_lines(bracket: Any) -> list[str]:
+    """Both AIS runs of an evaluation, one line each, then whether they agree."""
+    lines = [f"  {bracket.forward.summary()}", f"  {bracket.reverse.summary()}",
+             f"    started from {bracket.reverse.start_note}"]
+    verdict = "agree" if bracket.agree else "DISAGREE"
+    lines.append(f"  forward and reverse {verdict} (gap reverse - forward {bracket.gap:+.4f} "
+                 f"nats, tolerance {bracket.tolerance:g}); log Z is their midpoint")
+    return lines
 
 
 # ------------------------------------------------------------------------------------ demo

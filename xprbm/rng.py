@@ -34,6 +34,8 @@ STREAMS = {
     "split": 8,  # the permutation that holds out a file's validation rows
     "pictures": 9,  # rows and Gibbs chains behind the pictures of a run
     "sample": 10,  # RBM.sample, gibbs, sample_hidden, sample_visible with seed=int
+    "ais_pilot": 11,  # the short AIS runs that place the temperatures of a tuned schedule
+    "ais_reverse": 12,  # reverse AIS (independent of the forward run of the same seed)
 }
 #: Host generators derived from the training stream's key and a tag (they depend on the seed
 #: only, never on how many draws the stream has taken)

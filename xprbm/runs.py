@@ -14,6 +14,7 @@ import math
 import os
 import socket
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,13 @@ import numpy as np
 from . import datasets, plot
 from .checkpoint import write_atomic
 from .metrics import free_energy_gap, pseudo_log_likelihood, reconstruction_error
-from .partition import ais, exact_log_partition, log_likelihood
+from .partition import (
+    AISBracket,
+    AISReliabilityWarning,
+    ais_bracket,
+    exact_log_partition,
+    log_likelihood,
+)
 from .rng import CounterRNG
 from .validation import check_values
 
@@ -520,7 +527,11 @@ def write_samples(samples: np.ndarray, means: np.ndarray, out: Path,
 # ---------------------------------------------------------------------------- evaluation
 @dataclass
 class Evaluation:
-    """Scores of a model on a data set (per-unit PLL, per-sample log-likelihood)."""
+    """Scores of a model on a data set (per-unit PLL, per-sample log-likelihood).
+
+    ``ais`` holds the forward and reverse AIS runs when ``log Z`` was estimated, and
+    ``warnings`` the texts of the :class:`~xprbm.AISReliabilityWarning` they raised.
+    """
 
     rows: dict[str, dict[str, float]]
     pll_note: str
@@ -528,31 +539,42 @@ class Evaluation:
     log_z: float | None
     log_z_bounds: tuple[float, float] | None
     log_z_method: str
+    ais: AISBracket | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def evaluate(rbm: RBM, data: Data, *, pll_rows: int = 1000, exact_max_units: int = 20,
-             ais_chains: int = 100, ais_betas: int | None = None, seed: int = 0,
+             ais_chains: int | None = None, ais_betas: int | None = None, seed: int = 0,
              progress: bool = False) -> Evaluation:
     """PLL, reconstruction error, free-energy gap and log-likelihood of ``data``.
 
     The pseudo-log-likelihood is the exact sum over units on at most ``pll_rows`` randomly
     chosen rows of each split; the free-energy gap compares equally many random rows of both.
     ``log Z`` is exact when the smaller layer has at most ``exact_max_units`` units, else
-    estimated with :func:`xprbm.ais` (with lower and upper bounds).
+    estimated by forward and reverse AIS (:func:`xprbm.ais_bracket`, settings by model size
+    unless ``ais_chains`` / ``ais_betas`` are given): the midpoint of the two estimates, with
+    the outer ends of their intervals as bounds. Reliability warnings are recorded in the
+    result, not raised.
     """
     splits = {"train": data.train}
     if data.valid is not None:
         splits["validation"] = data.valid
-    bounds = None
+    bounds, bracket, messages = None, None, []
     if min(rbm.n_visible, rbm.n_hidden) <= exact_max_units:
         log_z = exact_log_partition(rbm, max_units=exact_max_units, progress=progress)
         method = "exact"
     else:
-        options = {} if ais_betas is None else {"n_betas": ais_betas}
-        estimate = ais(rbm, n_chains=ais_chains, base="data", data=data.train, seed=seed,
-                       progress=progress, **options)
-        log_z, method = float(estimate.log_z), "AIS"
-        bounds = (float(estimate.lower), float(estimate.upper))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", AISReliabilityWarning)
+            bracket = ais_bracket(rbm, n_chains=ais_chains, n_betas=ais_betas, base="data",
+                                  data=data.train, seed=seed, progress=progress)
+        for w in caught:
+            if issubclass(w.category, AISReliabilityWarning):
+                messages.append(str(w.message))
+            else:  # anything else goes on as it came
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        log_z, method = float(bracket.log_z), "AIS"
+        bounds = (float(bracket.lower), float(bracket.upper))
     rows = {}
     xp = rbm.xp
     for name, X in splits.items():
@@ -574,4 +596,4 @@ def evaluate(rbm: RBM, data: Data, *, pll_rows: int = 1000, exact_max_units: int
     largest = max(X.shape[0] for X in splits.values())
     note = (f"exact, on {pll_rows} random rows per split" if pll_rows < largest
             else "exact, on all rows")
-    return Evaluation(rows, note, gap, log_z, bounds, method)
+    return Evaluation(rows, note, gap, log_z, bounds, method, bracket, messages)
