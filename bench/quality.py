@@ -71,9 +71,9 @@ TOYS = (
                           "learning_rate_schedule": "linear", "final_learning_rate": 0.005}),
     ToyBenchmark("labeled shifter 8", lambda: labeled_shifter(8), target=-7.5,
                  epochs=1600, repeats=4,
-                 options={"method": "pt", "centered": True, "n_chains": 50, "min_beta": 0.1,
-                          "batch_size": 50, "learning_rate": 0.1,
-                          "learning_rate_schedule": "linear", "final_learning_rate": 0.005}),
+                 options={"method": "pt", "centered": True, "n_chains": 10, "min_beta": 0.1,
+                          "batch_size": 10, "momentum": 0.5, "learning_rate": 0.05,
+                          "learning_rate_schedule": "linear", "final_learning_rate": 0.001}),
 )
 
 

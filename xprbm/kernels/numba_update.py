@@ -274,27 +274,64 @@ def _gradient_stage(address, vis, hid, W, b, c, vel_W, vel_b, vel_c, scale, lr, 
             v = v_row[j] - decay_step * w_row[j]
             v_row[j] = v
             w_row[j] += v
-    _bias_step(vis, scale, True, b, vel_b, lo, hi, t(lr), t(momentum))
+    _momentum_step(b[lo:hi], vel_b[lo:hi], _visible_step(vis, scale, lo, hi, lr)[0],
+                   t(momentum))
     h_lo, h_hi = _block(n_hidden, bounds.shape[0] - 1, part)
     # hid already holds the scaled probabilities: the hidden gradient is their column sum
-    _bias_step(hid, scale, False, c, vel_c, h_lo, h_hi, t(lr), t(momentum))
+    _hidden_bias_step(hid, c, vel_c, h_lo, h_hi, t(lr), t(momentum))
 
 
 @_inline
-def _bias_step(x, scale, scaled, bias, velocity, lo, hi, lr, momentum):
-    """Momentum step of ``bias[lo:hi]`` with gradient ``sum_i s_i * x[i, lo:hi]``, rows summed
-    in order; ``s_i = scale[i]`` when ``scaled``, else 1."""
-    grad = np.zeros(hi - lo, x.dtype)
-    for i in range(x.shape[0]):
-        row = x[i, lo:hi]
-        s = scale[i] if scaled else x.dtype.type(1.0)
+def _hidden_bias_step(hid, bias, velocity, lo, hi, lr, momentum):
+    """Momentum step of ``bias[lo:hi]`` on the gradient ``sum_i hid[i, lo:hi]`` (rows summed
+    in order; ``hid`` holds the scaled probabilities)."""
+    grad = np.zeros(hi - lo, hid.dtype)
+    for i in range(hid.shape[0]):
+        row = hid[i, lo:hi]
         for j in range(hi - lo):
-            grad[j] += s * row[j]
-    bias, velocity = bias[lo:hi], velocity[lo:hi]
+            grad[j] += row[j]
     for j in range(hi - lo):
-        v = momentum * velocity[j] + lr * grad[j]
+        grad[j] *= lr
+    _momentum_step(bias[lo:hi], velocity[lo:hi], grad, momentum)
+
+
+@_inline
+def _momentum_step(bias, velocity, step, momentum):
+    """``velocity = momentum * velocity + step; bias += velocity``, elementwise."""
+    for j in range(bias.shape[0]):
+        v = momentum * velocity[j] + step[j]
         velocity[j] = v
         bias[j] += v
+
+
+@_inline
+def _visible_step(vis, scale, lo, hi, lr):
+    """``lr`` times the visible-bias gradient of units ``lo:hi``,
+    ``lr * sum_i scale[i] * vis[i, lo:hi]``, and the batch rows' sum.
+
+    The chain rows (scale ``-1/C``, first) and the batch rows (``+1/b``) are summed apart,
+    then combined as ``lr * (C * batch - b * chains) / (b * C)`` in double precision and
+    rounded once: sums of 0/1 states are exact, so a float32 run stays as close to a float64
+    one as scikit-learn's own does (its ``test_convergence_dtype_consistency``).
+    """
+    n = hi - lo
+    chains, batch = np.zeros(n, vis.dtype), np.zeros(n, vis.dtype)
+    n_chains = 0
+    for i in range(vis.shape[0]):
+        row = vis[i, lo:hi]
+        if scale[i] < 0:
+            n_chains += 1
+            for j in range(n):
+                chains[j] += row[j]
+        else:
+            for j in range(n):
+                batch[j] += row[j]
+    n_batch = vis.shape[0] - n_chains
+    factor = lr / (n_batch * n_chains)
+    step = np.empty(n, vis.dtype)
+    for j in range(n):
+        step[j] = factor * (n_chains * np.float64(batch[j]) - n_batch * np.float64(chains[j]))
+    return step, batch
 
 
 @numba.njit(**_OPTIONS)
@@ -330,19 +367,11 @@ def _centred_gradient_stage(address, vis, hid, W, b, vel_W, vel_b, scale, mu, la
     t = W.dtype.type
     lo, hi = bounds[part], bounds[part + 1]
     n = hi - lo
-    grad_b = np.zeros(n, W.dtype)  # the plain visible-bias gradient of the block
-    batch_mean = np.zeros(n, W.dtype)
-    for i in range(vis.shape[0]):
-        row, s = vis[i, lo:hi], scale[i]
-        for j in range(n):
-            grad_b[j] += s * row[j]
-        if i >= n_chains:
-            for j in range(n):
-                batch_mean[j] += row[j]
+    step_b, batch_sum = _visible_step(vis, scale, lo, hi, lr)  # lr * the plain gradient
     nu, n_batch = t(rate), t(vis.shape[0] - n_chains)
     offsets = mu[lo:hi]
     for j in range(n):
-        offsets[j] += nu * (batch_mean[j] / n_batch - offsets[j])
+        offsets[j] += nu * (batch_sum[j] / n_batch - offsets[j])
     # scratch = lr * vis.T @ hid for the block's rows
     _gemm(address, True, False, n, n_hidden, vis.shape[0], lr, vis[0, lo:], n_visible,
           hid, n_hidden, 0.0, scratch[lo:], n_hidden)
@@ -352,7 +381,7 @@ def _centred_gradient_stage(address, vis, hid, W, b, vel_W, vel_b, scale, mu, la
         share[j] = 0.0
     for i in range(lo, hi):
         w_row, v_row, step = W[i], vel_W[i], scratch[i]
-        along_c, along_lam, offset = rate_t * mu[i], rate_t * grad_b[i - lo], mu[i]
+        along_c, along_lam, offset = rate_t * mu[i], step_b[i - lo], mu[i]
         for j in range(n_hidden):
             step[j] = step[j] - along_c * grad_c[j] - along_lam * lam[j] - decay_rate * w_row[j]
             v = m * v_row[j] + step[j]
@@ -362,7 +391,7 @@ def _centred_gradient_stage(address, vis, hid, W, b, vel_W, vel_b, scale, mu, la
         dot = t(0.0)
         for j in range(n_hidden):
             dot += step[j] * lam[j]
-        v = m * vel_b[i] + rate_t * grad_b[i - lo] - dot
+        v = m * vel_b[i] + step_b[i - lo] - dot
         vel_b[i] = v
         b[i] += v
 
