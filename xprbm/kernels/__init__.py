@@ -169,8 +169,8 @@ def state_log_sums(backend: Backend, small_bias: Any, coupling: Any, big_bias: A
 def warm_up(method: str, dtype: Any, X: Any = None) -> None:
     """Compile, ahead of a loop, the sampling kernels of ``method`` for ``dtype`` (uniforms,
     Bernoulli draws) and the input check for data like ``X``, each on a tiny throwaway array;
-    kernels compiled by an earlier run load from the per-user cache instead. Only the Numba
-    kernels compile; other methods return at once."""
+    kernels compiled by an earlier run load from the per-user cache instead, and a process
+    does each only once. Only the Numba kernels compile; other methods return at once."""
     if method == "numba":
         from . import numba_cpu
 

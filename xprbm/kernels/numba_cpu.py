@@ -191,26 +191,48 @@ def count_invalid(x: np.ndarray, binary: bool) -> int | None:
 def warm_up(X: object, model_dtype: object) -> None:
     """Compile (or load from the cache) the serial and row-parallel kernels that training and
     sampling call: the uniforms and the Bernoulli draws for ``model_dtype``, and the input
-    check for what it may see: ``X`` as it is (when ``X`` is a 2-D NumPy array of a dtype
-    Numba reads), ``X`` converted to the model's dtype (``astype`` keeps a Fortran layout),
-    and C-ordered rows of the model's dtype."""
+    check for what it may see: ``X`` as it is (when ``X`` is a plain 2-D NumPy array or memmap
+    of a dtype Numba reads), ``X`` converted to the model's dtype (``astype`` keeps a Fortran
+    layout), and C-ordered rows of the model's dtype. Each kind of array is compiled once per
+    process; later calls return at once."""
+    key = (np.dtype(model_dtype), array_kind(X))
+    if key in _WARM:
+        return
     field = np.zeros((1, 1), model_dtype)
     for kernel in (_uniform_serial, _uniform_parallel):
         kernel(np.uint64(0), field)
     for kernel in (_bernoulli_serial, _bernoulli_parallel):
         kernel(field, np.zeros(1, model_dtype), np.uint64(0))
     checked = [field]
-    if isinstance(X, np.ndarray) and X.ndim == 2 and readable(X.dtype):
+    if key[1] is not None:
         checked += [tiny_like(X), tiny_like(X).astype(model_dtype)]
     for x in checked:
         for kernel in (_count_invalid_serial, _count_invalid_parallel):
             kernel(x, True)
+    _WARM.add(key)
+
+
+#: what :func:`warm_up` has compiled in this process
+_WARM: set[tuple] = set()
+
+
+def array_kind(X: object) -> tuple | None:
+    """``(dtype, Numba layout, writable)`` of a plain 2-D NumPy array or memmap of a dtype the
+    kernels read (what decides which compiled version a call on it runs); None for anything
+    else (lists, masked arrays, Dask or zarr arrays: they are converted first)."""
+    if type(X) not in (np.ndarray, np.memmap) or X.ndim != 2 or not readable(X.dtype):
+        return None
+    return X.dtype, numba.typeof(X).layout, bool(X.flags.writeable)
 
 
 def tiny_like(X: np.ndarray, columns: int = 2) -> np.ndarray:
-    """Zeros of shape (2, ``columns``) with the dtype and the Numba layout ("C", "F" or "A")
-    of the 2-D array ``X``: a call on them compiles what a call on ``X`` would."""
+    """Zeros of shape (2, ``columns``) with the dtype, the Numba layout ("C", "F" or "A") and
+    the writability of the 2-D array ``X``: a call on them compiles what a call on ``X``
+    would."""
     layout = numba.typeof(X).layout
     if layout == "A":
-        return np.zeros((2, 2 * columns), X.dtype)[:, ::2]
-    return np.zeros((2, columns), X.dtype, order="F" if layout == "F" else "C")
+        tiny = np.zeros((2, 2 * columns), X.dtype)[:, ::2]
+    else:
+        tiny = np.zeros((2, columns), X.dtype, order="F" if layout == "F" else "C")
+    tiny.flags.writeable = bool(X.flags.writeable)
+    return tiny

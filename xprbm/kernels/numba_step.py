@@ -11,7 +11,7 @@ import numpy as np
 
 from ..backend import Backend
 from ..rng import CounterRNG
-from . import numba_update
+from . import numba_cpu, numba_update
 from .buffers import StackedBuffers
 from .numba_cpu import readable
 from .threads import ThreadGovernor
@@ -59,6 +59,7 @@ class NumbaUpdate(StackedBuffers):
         rows = self.vis.shape[0]
         self.threads = ThreadGovernor(rows * layout.n_visible * layout.n_hidden,
                                       numba.get_num_threads, numba.set_num_threads)
+        self.prepared: set[tuple] = set()  # kinds of data prepare() has compiled for
         self.centring_scratch = None
         if layout.centered:  # grad_c, scratch, partial_c of numba_update.Centring
             self.centring_scratch = (
@@ -68,34 +69,38 @@ class NumbaUpdate(StackedBuffers):
 
     def prepare(self, X: Any) -> None:
         """Compile the update for data like ``X`` by one throwaway update of a
-        one-hidden-unit model on one row.
+        one-hidden-unit model on one row (once per kind of data and update object).
 
-        A NumPy array of a dtype the update reads is used as it is (its dtype and memory
-        layout pick the compiled version); data read block by block (Dask, zarr) arrive as
-        C-ordered blocks of their dtype; anything else is converted to the model's dtype.
+        A plain NumPy array (or memmap) of a dtype the update reads is used as it is (its
+        dtype, memory layout and writability pick the compiled version); data read block by
+        block (Dask, zarr) arrive as C-ordered blocks of their dtype; anything else is
+        converted to the model's dtype.
         """
         layout = self.layout
-        dtype = getattr(X, "dtype", None)
-        if isinstance(X, np.ndarray) and self.reads_data_of(dtype):
-            if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] != layout.n_visible:
+        kind = numba_cpu.array_kind(X)
+        if kind is not None:
+            if X.shape[0] == 0 or X.shape[1] != layout.n_visible:
                 return  # refused by the input checks before any update
         else:
-            readable = isinstance(dtype, np.dtype) and self.reads_data_of(dtype)
-            X = np.zeros((1, layout.n_visible), dtype if readable else self.dtype)
+            dtype = getattr(X, "dtype", None)
+            gathered = isinstance(dtype, np.dtype) and self.reads_data_of(dtype)
+            X = np.zeros((1, layout.n_visible), dtype if gathered else self.dtype)
+            kind = numba_cpu.array_kind(X)
+        if kind in self.prepared:
+            return
         tiny = NumbaUpdate(self.backend, self.dtype, replace(
             layout, n_hidden=1, batch_size=1, n_chains=1))
-        n_chains = tiny.n_chains
-
         params = {"weights": np.zeros((layout.n_visible, 1), self.dtype),
                   "visible_bias": np.zeros(layout.n_visible, self.dtype),
                   "hidden_bias": np.zeros(1, self.dtype)}
         velocity = {name: np.zeros_like(value) for name, value in params.items()}
-        chains = {"visible": np.zeros((n_chains, layout.n_visible), self.dtype),
-                  "hidden": np.zeros((n_chains, 1), self.dtype)} if tiny.pcd else None
+        chains = {"visible": np.zeros((1, layout.n_visible), self.dtype),
+                  "hidden": np.zeros((1, 1), self.dtype)} if tiny.pcd else None
         offsets = {"visible": np.zeros(layout.n_visible, self.dtype),
                    "hidden": np.zeros(1, self.dtype)} if layout.centered else None
         tiny(X, np.zeros(1, np.int64), params, velocity, chains, CounterRNG(key=0),
              UpdateSettings(k=1, learning_rate=0.0, momentum=0.0, weight_decay=0.0), offsets)
+        self.prepared.add(kind)
 
     def __call__(self, X: Any, rows: Any, params: dict[str, Any], velocity: dict[str, Any],
                  chains: dict[str, Any] | None, rng: CounterRNG,

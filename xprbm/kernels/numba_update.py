@@ -311,8 +311,9 @@ def _visible_step(vis, scale, lo, hi, lr):
 
     The chain rows (scale ``-1/C``, first) and the batch rows (``+1/b``) are summed apart,
     then combined as ``lr * (C * batch - b * chains) / (b * C)`` in double precision and
-    rounded once: sums of 0/1 states are exact, so a float32 run stays as close to a float64
-    one as scikit-learn's own does (its ``test_convergence_dtype_consistency``).
+    rounded once. Sums of 0/1 states are exact (so are sums of grey values with few binary
+    digits, such as multiples of 1/16), so a float32 run stays as close to a float64 one as
+    scikit-learn's own does (its ``test_convergence_dtype_consistency``).
     """
     n = hi - lo
     chains, batch = np.zeros(n, vis.dtype), np.zeros(n, vis.dtype)
@@ -543,12 +544,13 @@ class Centring(NamedTuple):
     scratch: np.ndarray
     partial_c: np.ndarray
 
-    @classmethod
-    def unused(cls, dtype: np.dtype) -> Centring:
+    @staticmethod
+    @functools.cache
+    def unused(dtype: np.dtype) -> Centring:
         """Empty stand-ins of the right types for a plain update (the kernel compiles once
-        for both)."""
-        return cls(np.empty(0, dtype), np.empty(0, dtype), 0.0, np.empty(0, dtype),
-                   np.empty((0, 0), dtype), np.empty((0, 0), dtype))
+        for both); one set per dtype."""
+        return Centring(np.empty(0, dtype), np.empty(0, dtype), 0.0, np.empty(0, dtype),
+                        np.empty((0, 0), dtype), np.empty((0, 0), dtype))
 
     def check(self, shape: tuple[int, int], n_parts: int, dtype: np.dtype) -> None:
         """Raise ValueError unless every array fits a model of ``shape`` split into

@@ -25,9 +25,11 @@ with the governor, 3.41x and 2.81x on a fixed two threads. Letting idle OpenMP t
 (``OMP_WAIT_POLICY=PASSIVE``) would spare the busy core too, but slowed the idle 784x256 epoch
 by 40%, so the wait policy is left to the user.
 
-Only the wall time of the calls is used; the counts tried are 1 and the caller's limit
+Only the wall time of the calls is used. The counts are 1 and the caller's limit
 (``numba.get_num_threads()``, which ``NUMBA_NUM_THREADS`` or ``numba.set_num_threads`` set),
-plus the powers of two between them.
+plus the powers of two between them; a trial tries the counts next to the current one, and
+the wait before the next trial grows with what the last one cost, so that slow trials (a
+large model on many cores) stay a few percent of the time.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ SLOWDOWN = 1.5
 #: a trial stops after this many timed calls when every one of them was SLOWDOWN times
 #: slower than the current count's median (a hopeless count on a busy machine costs much)
 LOSING_CALLS = 2
+#: the wait before the next trial is at least this many times what the last one cost beyond
+#: the current count's calls (so trials cost at most about 5% of the time)
+TRIAL_BUDGET = 20.0
 #: multiply-adds per update below which one thread starts (above: all of them)
 SMALL_UPDATE = 4_000_000
 
@@ -63,6 +68,14 @@ def candidate_counts(limit: int) -> tuple[int, ...]:
         counts.add(n)
         n *= 2
     return tuple(sorted(counts))
+
+
+def neighbours(limit: int, current: int) -> list[int]:
+    """The candidate counts next to ``current`` (one below, one above): a trial tries only
+    those, so that a many-core machine never runs a trial on a single thread."""
+    counts = candidate_counts(limit)
+    at = counts.index(current)
+    return [counts[i] for i in (at - 1, at + 1) if 0 <= i < len(counts)]
 
 
 class ThreadGovernor:
@@ -152,12 +165,14 @@ class ThreadGovernor:
         slower = self._reference and statistics.median(self._recent) > (
             SLOWDOWN * self._reference)
         if self._since_choice >= self._wait or slower:
-            others = [n for n in candidate_counts(self._limit) if n != self.threads]
-            self._trial = others + [self.threads]  # the current count last: fresh figures
+            self._trial = neighbours(self._limit, self.threads) + [self.threads]  # current last
             self._trial_times = {}
 
     def _decide(self) -> None:
         medians = {n: statistics.median(times[1:]) for n, times in self._trial_times.items()}
+        # what the trial cost beyond running every call at the current count
+        extra = sum(sum(times) - len(times) * medians[self.threads]
+                    for n, times in self._trial_times.items() if n != self.threads)
         best = min(medians, key=medians.get)
         if best != self.threads and medians[best] < MARGIN * medians[self.threads]:
             self.threads = best
@@ -165,6 +180,8 @@ class ThreadGovernor:
             self._wait = FIRST_WAIT
         else:
             self._wait = min(MAX_WAIT, 2 * self._wait)
+        # trials take at most about 1 / TRIAL_BUDGET of the time, whatever they cost
+        self._wait = max(self._wait, TRIAL_BUDGET * extra)
         self._reference = medians[self.threads]
         self._recent.clear()
         self._since_choice = 0.0
