@@ -1,0 +1,22 @@
+"""Smoke runs of the measuring scripts in bench/ (their figures come from running them)."""
+
+from __future__ import annotations
+
+import operand_density
+import shared_cpu
+
+
+def bench_shared_cpu_script_runs(capsys):
+    assert shared_cpu.main(["--rows", "2000", "--rounds", "1"]) == 0
+    table = capsys.readouterr().out
+    assert table.count("| 784x") == len(shared_cpu.MODELS)
+
+
+def bench_operand_density_script_runs(capsys):
+    assert operand_density.main(["--rows", "2000", "--epochs", "2", "--hidden", "32"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 1 ")
+            or line.startswith("| 2 ")]
+    assert len(rows) == 2
+    for row in rows:
+        densities = [float(cell) for cell in row.strip("|").split("|")[1:]]
+        assert all(0.0 < value < 1.0 for value in densities)
