@@ -42,6 +42,8 @@ def progress_bar(*, total: int, enabled: bool, desc: str, unit: str = "it") -> I
 NOTICE_AFTER = 0.5
 #: what a slow start says while Numba compiles (it caches the result per user)
 COMPILING = "compiling kernels (first run only)"
+#: the same, for the training update (the largest kernel, compiled once the rows are known)
+COMPILING_UPDATE = "compiling the training update (first run only)"
 
 
 @contextlib.contextmanager

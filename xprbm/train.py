@@ -47,7 +47,7 @@ from .checkpoint import write as write_checkpoint
 from .datasets import fingerprint, held_out_rows
 from .kernels import UpdateLayout, UpdateSettings, generic, tempering
 from .metrics import monitor
-from .progress import COMPILING, notice, progress_bar
+from .progress import COMPILING, COMPILING_UPDATE, notice, progress_bar
 from .rng import CounterRNG
 from .sampling import independent_visible
 from .validation import check_int, check_positive_int, check_range
@@ -795,7 +795,7 @@ class Trainer:
         else:
             self._check_same_data(source, new_data)
             X, valid = source, self._explicit_validation(source, validation, binary)
-        with notice(COMPILING, enabled=progress):  # the update, for the rows it will read
+        with notice(COMPILING_UPDATE, enabled=progress):  # for the rows it will read
             kernels.prepare(update, X, rbm.fast_path, rbm.array_dtype)
         if state.velocity is None:
             self._initialise(X)
