@@ -16,7 +16,7 @@ import numpy as np
 
 from . import kernels
 from .kernels import generic, tempering
-from .progress import COMPILING, notice, progress_bar
+from .progress import progress_bar
 from .rng import CounterRNG
 
 
@@ -60,8 +60,7 @@ def gibbs(model: Any, v: Any, steps: int, rng: CounterRNG, progress: bool = Fals
     array, shape (n, n_visible)
         Visible states after the last step.
     """
-    with notice(COMPILING, enabled=progress):
-        kernels.warm_up(model.fast_path, model.array_dtype)
+    kernels.warm_up(model.fast_path, model.array_dtype, progress=progress)
     with progress_bar(total=steps, enabled=progress, desc="gibbs", unit="step") as bar:
         for _ in range(steps):
             v = sample_visible(model, sample_hidden(model, v, rng), rng)
@@ -167,8 +166,7 @@ def parallel_tempering(model: Any, n_chains: int, sweeps: int, rng: CounterRNG,
     sample = kernels.sampler(backend, model.fast_path)
     beta_col = tempering.beta_column(backend, betas, n_chains, model.array_dtype)
     record = tempering.SwapRecord(betas.size - 1)
-    with notice(COMPILING, enabled=progress):
-        kernels.warm_up(model.fast_path, model.array_dtype)
+    kernels.warm_up(model.fast_path, model.array_dtype, progress=progress)
     with progress_bar(total=sweeps, enabled=progress, desc="tempering", unit="sweep") as bar:
         for _ in range(sweeps):
             bases = tuple(rng.next_base() for _ in range(tempering.DRAWS_PER_SWEEP))

@@ -47,7 +47,7 @@ from .checkpoint import write as write_checkpoint
 from .datasets import fingerprint, held_out_rows
 from .kernels import UpdateLayout, UpdateSettings, generic, tempering
 from .metrics import monitor
-from .progress import COMPILING, COMPILING_UPDATE, notice, progress_bar
+from .progress import progress_bar
 from .rng import CounterRNG
 from .sampling import independent_visible
 from .validation import check_int, check_positive_int, check_range
@@ -138,11 +138,6 @@ def _setting(default: Any, help_text: str, *flags: str, metavar: str | None = No
     return field(default=default, metadata={"setting": entry})
 
 
-#: why ``xprbm train`` decays its learning rate (and decays the weights) by default
-_WHOLE_RUN = ("a command-line run is a whole experiment, and a rate decaying over it gives "
-              "a model whose samples cover every digit (bench/demo_quality.py)")
-
-
 @dataclass(frozen=True)
 class TrainConfig:
     """Settings of a training run (checked on creation); see :data:`SETTINGS` for each one's
@@ -166,9 +161,9 @@ class TrainConfig:
         (visible) and of its hidden probabilities (hidden), which move by ``OFFSET_RATE``
         towards each batch's means. The parameters stay those of the ordinary RBM, so the
         model means the same; only the training steps differ. On by default: on the fair
-        MNIST split a 784x16 model reaches a held-out log-likelihood of -153.9 nats instead
-        of -164.5 (50 epochs, lr 0.01, momentum 0.7; ``bench/quality.py``), and centred
-        training tolerates the larger momentum that plain training diverges with.
+        MNIST split a 784x16 model reaches a held-out log-likelihood of -154.6 nats (mean of
+        seeds 0-2) against -162.0 uncentred with momentum 0.5 (50 epochs, lr 0.01;
+        ``bench/quality.py``).
     n_temperatures : int
         Replicas per chain of parallel tempering (``method="pt"``).
     min_beta : float in (0, 1)
@@ -178,8 +173,8 @@ class TrainConfig:
         Rows per update; a short last batch is averaged over its own size.
     learning_rate : float
     momentum : float in [0, 1)
-        0.7 by default. Uncentred training takes it too (784x16 recipe: -162.4 held out
-        against -164.5 at 0.5) but diverged at 0.9, where centred training still improved.
+        0.7 by default, chosen for centred training (``bench/quality.py``,
+        ``bench/demo_quality.py``).
     weight_decay : float >= 0
         L2 penalty on the weights.
     shuffle : bool
@@ -243,7 +238,9 @@ class TrainConfig:
     learning_rate_schedule: str = _setting(
         "constant", "learning rate over the epochs: constant, or a linear or exponential change "
         "to the final learning rate", "--learning-rate-schedule", "--lr-schedule",
-        choices=LEARNING_RATE_SCHEDULES, cli_default="linear", cli_reason=_WHOLE_RUN)
+        choices=LEARNING_RATE_SCHEDULES, cli_default="linear",
+        cli_reason="a command-line run is a whole experiment, and a rate decaying over it "
+        "gives a model whose samples cover every digit (bench/demo_quality.py)")
     final_learning_rate: float | None = _setting(
         None, "learning rate that a linear or exponential schedule reaches (required by them)",
         "--final-learning-rate", "--final-lr", metavar="LR", cli_default=0.001,
@@ -782,8 +779,7 @@ class Trainer:
         checkpoint = checkpoint_saver(checkpoint_every, checkpoint_path)
         rbm, state = self.rbm, self.state
         update = self._update_object()  # before the BLAS limit below: it may load another BLAS
-        with notice(COMPILING, enabled=progress):  # the input checks of X as given
-            kernels.warm_up(rbm.fast_path, rbm.array_dtype, X)
+        kernels.warm_up(rbm.fast_path, rbm.array_dtype, X, progress)  # input checks of X
         source = block_source(X)
         if source is None:
             # the update may gather batches from the data as they are (uint8 stays uint8)
@@ -795,8 +791,7 @@ class Trainer:
         else:
             self._check_same_data(source, new_data)
             X, valid = source, self._explicit_validation(source, validation, binary)
-        with notice(COMPILING_UPDATE, enabled=progress):  # for the rows it will read
-            kernels.prepare(update, X, rbm.fast_path, rbm.array_dtype)
+        kernels.prepare(update, X, rbm.fast_path, rbm.array_dtype, progress)  # rows it reads
         if state.velocity is None:
             self._initialise(X)
         if state.schedule_end is None:  # where a schedule without schedule_epochs ends

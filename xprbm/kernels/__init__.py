@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import Backend
+from ..progress import COMPILING, COMPILING_UPDATE, notice
 from . import generic
 from .update import (
     GenericUpdate,
@@ -166,18 +167,20 @@ def state_log_sums(backend: Backend, small_bias: Any, coupling: Any, big_bias: A
     return generic.state_log_sums(backend, small_bias, coupling, big_bias)
 
 
-def warm_up(method: str, dtype: Any, X: Any = None) -> None:
+def warm_up(method: str, dtype: Any, X: Any = None, progress: bool = False) -> None:
     """Compile, ahead of a loop, the sampling kernels of ``method`` for ``dtype`` (uniforms,
     Bernoulli draws) and the input check for data like ``X``, each on a tiny throwaway array;
     kernels compiled by an earlier run load from the per-user cache instead, and a process
-    does each only once. Only the Numba kernels compile; other methods return at once."""
+    does each only once. Only the Numba kernels compile; other methods return at once. With
+    ``progress``, a slow compilation says so on stderr (:func:`xprbm.progress.notice`)."""
     if method == "numba":
         from . import numba_cpu
 
-        numba_cpu.warm_up(X, dtype)
+        with notice(COMPILING, enabled=progress):
+            numba_cpu.warm_up(X, dtype)
 
 
-def prepare(update: Update, X: Any, method: str, dtype: Any) -> None:
+def prepare(update: Update, X: Any, method: str, dtype: Any, progress: bool = False) -> None:
     """:func:`warm_up` for a training loop on ``X``, and the compilation of the update itself
     (:meth:`Update.prepare`).
 
@@ -186,14 +189,18 @@ def prepare(update: Update, X: Any, method: str, dtype: Any) -> None:
     update : Update
         The update object the loop will call.
     X : array, shape (n_samples, n_visible), or another data source
-        The training data as the caller passed it (only its type, dtype and layout matter).
+        The training data as the loop will read them (only their type, dtype and layout
+        matter).
     method : str
         The resolved kernel method of the model.
     dtype : dtype of the model
+    progress : bool
+        Say on stderr when compiling takes a while.
     """
     if method == "numba":
-        warm_up(method, dtype, X)
-        update.prepare(X)
+        warm_up(method, dtype, X, progress)
+        with notice(COMPILING_UPDATE, enabled=progress):
+            update.prepare(X)
 
 
 def make_update(backend: Backend, method: str, dtype: Any, layout: UpdateLayout) -> Update:

@@ -122,11 +122,6 @@ class ThreadGovernor:
         self._reference, self._wait, self._since_choice = 0.0, FIRST_WAIT, 0.0
         self._trial, self._trial_times = [], {}
 
-    def _count_for_call(self) -> int:
-        if self._trial:
-            return self._trial[0]
-        return self.threads
-
     @contextlib.contextmanager
     def call(self) -> Iterator[None]:
         """Run the block on the chosen count (restored afterwards) and time it."""
@@ -136,7 +131,7 @@ class ThreadGovernor:
         if limit == 1:
             yield
             return
-        count = self._count_for_call()
+        count = self._trial[0] if self._trial else self.threads
         self.set_threads(count)
         start = self.clock()
         try:

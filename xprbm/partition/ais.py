@@ -76,8 +76,28 @@ BASES = ("data", None)
 STARTS = ("auto", "tempering", "data", "gibbs")
 
 
+class _Verdict:
+    """``reliable`` and ``warning_message`` of a result from its ``problems`` (a list of
+    reasons not to trust it) and its ``_warning(problems)`` text."""
+
+    problems: list[str]
+
+    @property
+    def reliable(self) -> bool:
+        """Whether nothing is wrong (:attr:`problems` is empty)."""
+        return not self.problems
+
+    def warning_message(self) -> str:
+        """The text of the :class:`AISReliabilityWarning` this deserves ("" if none)."""
+        problems = self.problems
+        return self._warning(problems) if problems else ""
+
+    def _warning(self, problems: list[str]) -> str:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True, eq=False)
-class AISResult:
+class AISResult(_Verdict):
     """Outcome of :func:`ais`; ``float(result)`` is the estimate ``log_z``.
 
     Attributes
@@ -155,16 +175,7 @@ class AISResult:
         :func:`xprbm.partition.reliability.reliability_problems`); empty when none."""
         return reliability_problems(self.ess, self.n_chains, self.lower, self.upper)
 
-    @property
-    def reliable(self) -> bool:
-        """Whether the effective sample size is large enough and both bounds are finite."""
-        return not self.problems
-
-    def warning_message(self) -> str:
-        """The text of the :class:`AISReliabilityWarning` this run deserves ("" if none)."""
-        problems = self.problems
-        if not problems:
-            return ""
+    def _warning(self, problems: list[str]) -> str:
         return (f"{self.direction} AIS bounds are not trustworthy: {'; '.join(problems)}. "
                 f"Its estimate log Z = {self.log_z:.2f} may be off by more than the interval "
                 f"says; {advice(self.n_chains, self.n_steps)}.")
@@ -177,7 +188,7 @@ class AISResult:
 
 
 @dataclass(frozen=True, eq=False)
-class AISBracket:
+class AISBracket(_Verdict):
     """Forward and reverse AIS of one model (:func:`ais_bracket`); ``float(b)`` is ``log_z``.
 
     Attributes
@@ -235,16 +246,7 @@ class AISBracket:
                        "not samples of the model (more tempering sweeps: burn_in=)")
         return out
 
-    @property
-    def reliable(self) -> bool:
-        """Both runs reliable and in agreement."""
-        return not self.problems
-
-    def warning_message(self) -> str:
-        """The text of the :class:`AISReliabilityWarning` this bracket deserves ("" if none)."""
-        problems = self.problems
-        if not problems:
-            return ""
+    def _warning(self, problems: list[str]) -> str:
         todo = advice(self.forward.n_chains, self.forward.n_steps)
         return (f"AIS bounds are not trustworthy: {'; '.join(problems)}. "
                 f"{todo[0].upper()}{todo[1:]}.")
