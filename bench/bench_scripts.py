@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import centred_epoch
 import operand_density
 import shared_cpu
 
@@ -20,3 +21,11 @@ def bench_operand_density_script_runs(capsys):
     for row in rows:
         densities = [float(cell) for cell in row.strip("|").split("|")[1:]]
         assert all(0.0 < value < 1.0 for value in densities)
+
+
+def bench_centred_epoch_script_runs(capsys):
+    assert centred_epoch.main(["--hidden", "16", "--rounds", "1"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "update" in line
+            and line.startswith("| ") and not line.startswith("| update")]
+    assert len(rows) == len(centred_epoch.CASES)
+    assert all(float(row.strip("|").split("|")[-1]) > 0 for row in rows)
