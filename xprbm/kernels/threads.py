@@ -20,10 +20,10 @@ measures:
   become slower than at the last choice (another process started).
 
 ``bench/shared_cpu.py`` measures it: one epoch (60,000 rows, batch 100) with another process
-spinning on one of the two cores took 1.99x (784x256) and 2.00x (784x16) the idle epoch
-with the governor, 3.41x and 2.81x on a fixed two threads. Letting idle OpenMP threads sleep
-(``OMP_WAIT_POLICY=PASSIVE``) would spare the busy core too, but slowed the idle 784x256 epoch
-by 40%, so the wait policy is left to the user.
+spinning on one of the two cores took 1.77-1.88x (784x256) and 2.04-2.46x (784x16) the idle
+epoch with the governor in two runs, 3.36-3.40x and 2.91-3.16x on a fixed two threads. Letting
+idle OpenMP threads sleep (``OMP_WAIT_POLICY=PASSIVE``) would spare the busy core too, but
+slowed the idle 784x256 epoch by 40%, so the wait policy is left to the user.
 
 Only the wall time of the calls is used. The counts are 1 and the caller's limit
 (``numba.get_num_threads()``, which ``NUMBA_NUM_THREADS`` or ``numba.set_num_threads`` set),
@@ -165,8 +165,10 @@ class ThreadGovernor:
 
     def _decide(self) -> None:
         medians = {n: statistics.median(times[1:]) for n, times in self._trial_times.items()}
-        # what the trial cost beyond running every call at the current count
-        extra = sum(sum(times) - len(times) * medians[self.threads]
+        # what the trial's timed calls cost beyond running them at the current count (the
+        # first call of each count, which wakes threads, is left out: a busy machine can
+        # stretch it tenfold once, and counting it kept one thread on a machine gone idle)
+        extra = sum(sum(times[1:]) - (len(times) - 1) * medians[self.threads]
                     for n, times in self._trial_times.items() if n != self.threads)
         best = min(medians, key=medians.get)
         if best != self.threads and medians[best] < MARGIN * medians[self.threads]:
