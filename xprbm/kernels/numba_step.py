@@ -11,7 +11,7 @@ import numpy as np
 
 from ..backend import Backend
 from ..rng import CounterRNG
-from . import numba_cpu, numba_update
+from . import numba_cpu, numba_sparse, numba_update
 from .buffers import StackedBuffers
 from .numba_cpu import readable
 from .threads import ThreadGovernor
@@ -60,6 +60,8 @@ class NumbaUpdate(StackedBuffers):
         self.threads = ThreadGovernor(rows * layout.n_visible * layout.n_hidden,
                                       numba.get_num_threads, numba.set_num_threads)
         self.prepared: set[tuple] = set()  # kinds of data prepare() has compiled for
+        self.sparse = numba_sparse.SparseScratch.allocate(layout.n_visible,
+                                                          len(self.bounds) - 1, dtype)
         self.centring_scratch = None
         if layout.centered:  # grad_c, scratch, partial_c of numba_update.Centring
             self.centring_scratch = (
@@ -120,6 +122,6 @@ class NumbaUpdate(StackedBuffers):
                         tuple(velocity[name] for name in PARAMETERS),
                         self.row_scale(n_chains, n_batch), draw_bases(rng, settings.k),
                         self.pcd, settings.k, settings.learning_rate, settings.momentum,
-                        settings.weight_decay, centring)
+                        settings.weight_decay, centring, self.sparse)
         if self.pcd:
             np.copyto(chains["visible"], self.vis[:n_chains])

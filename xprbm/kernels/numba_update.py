@@ -16,7 +16,8 @@ separated by a barrier:
    rows' units; the chains' visible field for the block (``hid_chain @ W[block].T``: all
    hidden units, so no sum across blocks) and its Bernoulli draws; then the block's share of
    the hidden field, ``vis[:, block] @ W[block]``: a partial sum over the block's visible
-   units, into a buffer of its own;
+   units, into a buffer of its own. When the block's states are sparse enough, that product
+   adds only the rows of ``W`` that nonzero states select (:mod:`.numba_sparse`);
 2. hidden stage, per block of rows: the partial sums are added in block order (so the result
    does not depend on which thread ran which block), then the sigmoid and the draws.
 
@@ -71,6 +72,7 @@ from numba.extending import get_cython_function_address, intrinsic
 from scipy.linalg import cython_blas  # noqa: F401  (loads SciPy's BLAS now, see NumbaUpdate)
 
 from .numba_cpu import _OPTIONS, _draw_row, _sigmoid, _uniform
+from .numba_sparse import SparseScratch, count_nonzero, row_fields
 
 _jit_parallel = numba.njit(parallel=True, **_OPTIONS)
 #: the centred stage's row dot products vectorise only when LLVM may reorder their sums (the
@@ -186,10 +188,11 @@ def _partial_field(hid, partials, part):
 
 @numba.njit(**_OPTIONS)
 def _visible_stage(address, X, rows, vis, hid, partials, hid_chain, W, b, base, gather,
-                   chain_step, f_lo, f_hi, bounds, part):
+                   chain_step, f_lo, f_hi, bounds, part, sparse):
     """Block ``part`` of the visible units: with ``gather``, copy the batch rows' units (in the
     model's dtype); with ``chain_step``, the chains' visible field and Bernoulli draws
-    (``base``); then the block's partial hidden field of the stacked rows ``f_lo:f_hi``."""
+    (``base``); then the block's partial hidden field of the stacked rows ``f_lo:f_hi``, over
+    their nonzero units only when they are sparse enough."""
     n_chains = hid_chain.shape[0]
     n_visible, n_hidden = W.shape
     lo, hi = bounds[part], bounds[part + 1]
@@ -205,10 +208,16 @@ def _visible_stage(address, X, rows, vis, hid, partials, hid_chain, W, b, base, 
         bias = b[lo:hi]
         for i in range(n_chains):
             _draw_row(vis[i, lo:hi], bias, base, i * n_visible + lo)
-    if f_hi > f_lo:  # out[f_lo:f_hi] = vis[f_lo:f_hi, lo:hi] @ W[lo:hi]
-        _gemm(address, False, False, f_hi - f_lo, n_hidden, hi - lo, 1.0, vis[f_lo, lo:],
-              n_visible, W[lo:], n_hidden, 0.0, _partial_field(hid, partials, part)[f_lo:],
-              n_hidden)
+    if f_hi <= f_lo:
+        return
+    # out[f_lo:f_hi] = vis[f_lo:f_hi, lo:hi] @ W[lo:hi]
+    out = _partial_field(hid, partials, part)
+    if (sparse.below > 0.0 and count_nonzero(vis, lo, hi, f_lo, f_hi)
+            < sparse.below * (f_hi - f_lo) * (hi - lo)):
+        row_fields(vis, W, lo, hi, f_lo, f_hi, out, sparse.units[part], sparse.coef[part])
+        return
+    _gemm(address, False, False, f_hi - f_lo, n_hidden, hi - lo, 1.0, vis[f_lo, lo:],
+          n_visible, W[lo:], n_hidden, 0.0, out[f_lo:], n_hidden)
 
 
 @numba.njit(**_OPTIONS)
@@ -415,14 +424,14 @@ def _centred_hidden_bias(c, vel_c, grad_c, partial_c, lr, momentum):
 @_jit_parallel
 def _update(address, X, rows, vis, hid, partials, bounds, hid_chain, W, b, c, vel_W, vel_b,
             vel_c, scale, bases, pcd, k, lr, momentum, decay, centered, mu, lam, rate, grad_c,
-            scratch, partial_c):
+            scratch, partial_c, sparse):
     n_chains, n_rows = hid_chain.shape[0], vis.shape[0]
     n_parts = bounds.shape[0] - 1
     draw = 0
     if not pcd:  # CD: the batch's field; its hidden probabilities, and samples start the chain
         for part in numba.prange(n_parts):
             _visible_stage(address, X, rows, vis, hid, partials, hid_chain, W, b, bases[0],
-                           True, False, n_chains, n_rows, bounds, part)
+                           True, False, n_chains, n_rows, bounds, part, sparse)
         for part in numba.prange(n_parts):
             _hidden_stage(hid, partials, hid_chain, c, scale, bases[0], n_chains, n_chains,
                           n_rows, True, n_parts, part)
@@ -433,7 +442,7 @@ def _update(address, X, rows, vis, hid, partials, bounds, hid_chain, W, b, c, ve
         f_hi = n_rows if pcd and last else n_chains
         for part in numba.prange(n_parts):
             _visible_stage(address, X, rows, vis, hid, partials, hid_chain, W, b, bases[draw],
-                           pcd and step == 0, True, 0, f_hi, bounds, part)
+                           pcd and step == 0, True, 0, f_hi, bounds, part, sparse)
         draw += 1
         # PCD's last step also draws the hidden states kept for the next update; CD's last
         # step draws nothing
@@ -460,7 +469,7 @@ def update(X: np.ndarray, rows: np.ndarray, vis: np.ndarray, hid: np.ndarray,
            partials: np.ndarray, bounds: np.ndarray, hid_chain: np.ndarray, params: tuple,
            velocities: tuple, scale: np.ndarray, bases: np.ndarray, pcd: bool, k: int,
            learning_rate: float, momentum: float, weight_decay: float,
-           centring: Centring | None = None) -> None:
+           centring: Centring | None = None, sparse: SparseScratch | None = None) -> None:
     """One CD-k / PCD-k update with momentum, in place, centred when ``centring`` is given.
 
     Parameters
@@ -491,6 +500,9 @@ def update(X: np.ndarray, rows: np.ndarray, vis: np.ndarray, hid: np.ndarray,
     learning_rate, momentum, weight_decay : float
     centring : Centring, optional
         The offsets (moved in place), their rate and the centred stage's scratch.
+    sparse : SparseScratch, optional
+        The sparse hidden field's threshold and scratch (for these blocks); without it every
+        product is dense.
 
     Raises
     ------
@@ -514,10 +526,14 @@ def update(X: np.ndarray, rows: np.ndarray, vis: np.ndarray, hid: np.ndarray,
         centring.check(W.shape, n_parts, W.dtype)
     else:
         centring = Centring.unused(W.dtype)
+    if sparse is None:
+        sparse = SparseScratch.unused(W.dtype)
+    else:
+        sparse.check(W.shape[0], n_parts, W.dtype)
     _update(gemm_address(W.dtype), X, rows, vis, hid, partials, bounds, hid_chain, W, b, c,
             vel_W, vel_b, vel_c, scale, bases, bool(pcd), int(k), float(learning_rate),
             float(momentum), float(weight_decay), centred, centring.visible, centring.hidden,
-            float(centring.rate), centring.grad_c, centring.scratch, centring.partial_c)
+            float(centring.rate), centring.grad_c, centring.scratch, centring.partial_c, sparse)
 
 
 class Centring(NamedTuple):

@@ -1,0 +1,126 @@
+"""The sparse hidden field of the Numba update (:mod:`xprbm.kernels.numba_sparse`)."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+import xprbm
+from xprbm.kernels import numba_sparse, numba_update
+from xprbm.kernels.update import PARAMETERS
+
+N_VISIBLE, N_HIDDEN = 40, 12
+
+
+@numba.njit(cache=False)
+def _row_fields(vis, W, lo, hi, f_lo, f_hi, out, units, coef):
+    numba_sparse.row_fields(vis, W, lo, hi, f_lo, f_hi, out, units, coef)
+
+
+@numba.njit(cache=False)
+def _count(vis, lo, hi, f_lo, f_hi):
+    return numba_sparse.count_nonzero(vis, lo, hi, f_lo, f_hi)
+
+
+def _states(n_rows: int, density: float, seed: int, grey: bool = False,
+            n_visible: int = N_VISIBLE) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    on = rng.random((n_rows, n_visible)) < density
+    values = rng.random((n_rows, n_visible)) if grey else np.ones((n_rows, n_visible))
+    return (on * values).astype(np.float32)
+
+
+@pytest.mark.parametrize("density", [0.0, 0.05, 0.3, 1.0])
+@pytest.mark.parametrize("grey", [False, True])
+@pytest.mark.parametrize("n_hidden", [1, 12, 37])
+def test_row_fields_equal_the_dense_product_of_the_block(density, grey, n_hidden):
+    """Rows with 0 to 17 nonzeros in the block (the eight-row loop and its remainder), grey
+    states weighted by their value, only rows f_lo:f_hi written."""
+    vis = _states(30, density, seed=1, grey=grey)
+    W = np.random.default_rng(2).normal(size=(N_VISIBLE, n_hidden)).astype(np.float32)
+    lo, hi, f_lo, f_hi = 5, 22, 3, 27
+    out = np.full((30, n_hidden), 7.0, np.float32)
+    units, coef = np.zeros(N_VISIBLE, np.int32), np.zeros(N_VISIBLE, np.float32)
+    _row_fields(vis, W, lo, hi, f_lo, f_hi, out, units, coef)
+    expected = vis[f_lo:f_hi, lo:hi].astype(np.float64) @ W[lo:hi].astype(np.float64)
+    np.testing.assert_allclose(out[f_lo:f_hi], expected, rtol=1e-5, atol=1e-5)
+    assert (out[:f_lo] == 7.0).all() and (out[f_hi:] == 7.0).all()
+    assert _count(vis, lo, hi, f_lo, f_hi) == np.count_nonzero(vis[f_lo:f_hi, lo:hi])
+
+
+def _fit(X, below, monkeypatch, **fit):
+    """A model trained with the field going sparse below ``below`` (read when the update
+    object is built)."""
+    monkeypatch.setattr(numba_sparse, "FIELD_BELOW", below)
+    rbm = xprbm.RBM(X.shape[1], N_HIDDEN, seed=5, fast_path="numba")
+    rbm.fit(X, progress=False, **fit)
+    assert rbm.trainer._updater.sparse.below == below
+    return rbm
+
+
+def _split(monkeypatch, cores: int) -> None:
+    """Split 40 visible units over ``cores`` blocks (each block decides on its own)."""
+    monkeypatch.setattr(numba_update, "_available_cores", lambda: cores)
+    monkeypatch.setattr(numba_update, "MIN_BLOCK_UNITS", 1)
+    monkeypatch.setattr(numba_update, "UNIT_ALIGN", 1)
+
+
+@pytest.mark.parametrize("method, k, centered",
+                         [("pcd", 1, False), ("pcd", 2, True), ("cd", 1, False),
+                          ("cd", 2, True)])
+def test_sparse_training_agrees_with_the_generic_update(monkeypatch, method, k, centered):
+    _split(monkeypatch, 3)
+    X = _states(200, 0.15, seed=3)
+    fit = dict(epochs=2, batch_size=25, method=method, k=k, weight_decay=1e-3,
+               centered=centered)
+    sparse = _fit(X, 1.0, monkeypatch, **fit)
+    generic = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=5, fast_path="generic")
+    generic.fit(X, progress=False, **fit)
+    for name in PARAMETERS:
+        np.testing.assert_allclose(getattr(sparse, name), getattr(generic, name), atol=1e-5,
+                                   err_msg=name)
+    if method == "pcd":  # the same draws: the chains agree to the last state
+        np.testing.assert_array_equal(sparse.trainer.chains, generic.trainer.chains)
+
+
+def test_each_block_picks_its_field_by_the_density_of_its_states(monkeypatch):
+    """With the threshold between the data's density (15%) and 1, every field is sparse:
+    the result is the always-sparse one, bit for bit; below the density, the always-dense
+    one. The two add their terms in different orders (about 60 per row and block here), so
+    their roundings differ and the test sees which ran."""
+    _split(monkeypatch, 2)
+    X = _states(150, 0.15, seed=4, n_visible=800)
+    fit = dict(epochs=2, batch_size=25, centered=False)
+    always_sparse = _fit(X, 1.0, monkeypatch, **fit).parameters()
+    always_dense = _fit(X, 0.0, monkeypatch, **fit).parameters()
+    assert any((always_sparse[name] != always_dense[name]).any() for name in PARAMETERS)
+    for below, expected in ((0.6, always_sparse), (0.02, always_dense)):
+        got = _fit(X, below, monkeypatch, **fit).parameters()
+        for name in PARAMETERS:
+            np.testing.assert_array_equal(got[name], expected[name], err_msg=f"{below} {name}")
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="Numba runs one thread here")
+def test_sparse_training_identical_on_one_and_two_threads(monkeypatch):
+    _split(monkeypatch, 3)
+    X = _states(200, 0.15, seed=6)
+    results = []
+    previous = numba.get_num_threads()
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            results.append(_fit(X, 1.0, monkeypatch, epochs=2, batch_size=25, k=2).parameters())
+    finally:
+        numba.set_num_threads(previous)
+    for name in PARAMETERS:
+        np.testing.assert_array_equal(results[0][name], results[1][name], err_msg=name)
+
+
+def test_update_refuses_sparse_scratch_that_does_not_fit():
+    scratch = numba_sparse.SparseScratch.allocate(N_VISIBLE, 2, np.float32)
+    scratch.check(N_VISIBLE, 2, np.float32)
+    for wrong in (dict(n_visible=N_VISIBLE + 1), dict(n_parts=3), dict(dtype=np.float64)):
+        args = {**dict(n_visible=N_VISIBLE, n_parts=2, dtype=np.float32), **wrong}
+        with pytest.raises(ValueError, match="sparse scratch"):
+            scratch.check(**args)
