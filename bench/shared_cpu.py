@@ -3,6 +3,7 @@ same epoch on an idle machine, runs alternated in one process.
 
     python bench/shared_cpu.py                 # 784x256 batch 100 and 784x16, 60,000 rows
     python bench/shared_cpu.py --rows 6000     # quicker
+    python bench/shared_cpu.py --hidden 16     # one model
 
 For each model it prints the median epoch of each condition over ``--rounds`` alternations:
 
@@ -89,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=60_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--hidden", type=int, nargs="+", default=[n for _, n, _ in MODELS],
+                        help="which models to run, by hidden units (default: all)")
     args = parser.parse_args(argv)
     X = mnist_like(args.rows)
     limit = numba.get_num_threads()
@@ -99,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
           "idle, fixed 1 thread |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, n_hidden, batch in MODELS:
+        if n_hidden not in args.hidden:
+            continue
         governed = trainer_for(X, n_hidden, batch)
         fixed = trainer_for(X, n_hidden, batch)
         fixed._updater.threads = FixedThreads(limit)

@@ -10,9 +10,10 @@ from xprbm.kernels.threads import ThreadGovernor, candidate_counts
 
 
 class FakeMachine:
-    """A clock and a kernel whose call costs ``cost[n]`` seconds on ``n`` threads."""
+    """A clock and a kernel whose call costs ``cost[n]`` seconds on ``n`` threads, or, where
+    ``cost[n]`` is a list, its entries in turn (one per call on ``n`` threads)."""
 
-    def __init__(self, cost: dict[int, float], limit: int = 2) -> None:
+    def __init__(self, cost: dict[int, float | list[float]], limit: int = 2) -> None:
         self.cost, self.limit = dict(cost), limit
         self.now, self.current = 0.0, limit
         self.history: list[int] = []
@@ -30,8 +31,11 @@ class FakeMachine:
     def run(self, governor: ThreadGovernor, calls: int) -> None:
         for _ in range(calls):
             with governor.call():
+                cost = self.cost[self.current]
+                if isinstance(cost, list):
+                    cost = cost[self.history.count(self.current) % len(cost)]
                 self.history.append(self.current)
-                self.now += self.cost[self.current]
+                self.now += cost
             assert self.current == self.limit  # the caller's setting is restored
 
 
@@ -81,6 +85,18 @@ def test_a_busy_core_moves_the_choice_and_an_idle_machine_moves_it_back():
     machine.cost = {1: 2e-3, 2: 1e-3}  # it stops
     machine.run(governor, 10000)  # 20 s at most, the longest wait is MAX_WAIT
     assert governor.threads == 2 and governor.switches == 2
+
+
+def test_a_count_whose_calls_stall_now_and_then_loses_on_their_total():
+    """On a busy machine three calls in four on two threads are fast, and the fourth waits
+    20 ms at a barrier for a parked thread: the median call says two threads, the time in
+    all says one (0.6 ms a call against 5.3 ms)."""
+    machine = FakeMachine({1: 0.6e-3, 2: [0.4e-3, 0.4e-3, 0.4e-3, 20e-3]})
+    governor = machine.governor(multiply_adds=threads.SMALL_UPDATE - 1)
+    machine.run(governor, 3000)
+    assert governor.threads == 1 and governor.switches == 0
+    stalls = machine.history.count(2) // 4
+    assert stalls * 20e-3 < 0.1 * machine.now  # the trials on two threads stay cheap
 
 
 def test_close_counts_do_not_flap():

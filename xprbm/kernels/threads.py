@@ -12,7 +12,9 @@ measures:
 
 - it times every call at the current count and keeps the median of the latest ones;
 - now and then it runs a few calls at each other count (a *trial*) and keeps the count whose
-  median call was fastest, if it wins by a margin;
+  calls took least time in all (their mean, not their median: on a busy machine most calls
+  on two threads can be fast while every few wait 20 ms at a barrier for a thread that the
+  system parked, and those decide the epoch), if it wins by a margin;
 - a count whose first calls are far slower than the current one's stops early;
 - trials come soon after the start and after a change, then less often while the choice
   holds, at least once a second (a process that stops is noticed within about a second;
@@ -42,7 +44,7 @@ from collections.abc import Callable, Iterator
 
 #: calls timed per trial of a thread count (the first of them is not counted: it wakes threads)
 TRIAL_CALLS = 6
-#: a count replaces the current one when its median call is this much faster
+#: a count replaces the current one when its mean call is this much faster
 MARGIN = 0.9
 #: seconds of calls before the first trial; the wait doubles while the choice holds, up to
 #: MAX_WAIT (alternating idle and busy epochs of about a second showed that a longer wait
@@ -51,8 +53,8 @@ FIRST_WAIT = 0.2
 MAX_WAIT = 1.0
 #: calls slower than this many times the median at the last choice start a trial at once
 SLOWDOWN = 1.5
-#: a trial stops after this many timed calls when every one of them was SLOWDOWN times
-#: slower than the current count's median (a hopeless count on a busy machine costs much)
+#: a trial stops after this many timed calls (or any later one) when their mean is SLOWDOWN
+#: times the current count's median call (a hopeless count on a busy machine costs much)
 LOSING_CALLS = 2
 #: the wait before the next trial is at least this many times what the last one cost beyond
 #: the current count's calls (so trials cost at most about 5% of the time)
@@ -145,9 +147,9 @@ class ThreadGovernor:
         if self._trial:
             times = self._trial_times.setdefault(count, [])
             times.append(seconds)
-            # a count whose calls are all far slower than the current one's loses early
+            # a count whose calls so far took far longer than the current one's loses early
             hopeless = (count != self.threads and len(times) > LOSING_CALLS
-                        and min(times[1:]) > SLOWDOWN * self._reference > 0)
+                        and statistics.fmean(times[1:]) > SLOWDOWN * self._reference > 0)
             if hopeless or len(times) == TRIAL_CALLS + 1:
                 self._trial.pop(0)
                 if not self._trial:
@@ -164,14 +166,14 @@ class ThreadGovernor:
             self._trial_times = {}
 
     def _decide(self) -> None:
-        medians = {n: statistics.median(times[1:]) for n, times in self._trial_times.items()}
-        # what the trial's timed calls cost beyond running them at the current count (the
-        # first call of each count, which wakes threads, is left out: a busy machine can
-        # stretch it tenfold once, and counting it kept one thread on a machine gone idle)
-        extra = sum(sum(times[1:]) - (len(times) - 1) * medians[self.threads]
+        # the first call of each count, which wakes threads, is left out: a busy machine can
+        # stretch it tenfold once, and counting it kept one thread on a machine gone idle
+        means = {n: statistics.fmean(times[1:]) for n, times in self._trial_times.items()}
+        # what the trial's timed calls cost beyond running them at the current count
+        extra = sum(sum(times[1:]) - (len(times) - 1) * means[self.threads]
                     for n, times in self._trial_times.items() if n != self.threads)
-        best = min(medians, key=medians.get)
-        if best != self.threads and medians[best] < MARGIN * medians[self.threads]:
+        best = min(means, key=means.get)
+        if best != self.threads and means[best] < MARGIN * means[self.threads]:
             self.threads = best
             self.switches += 1
             self._wait = FIRST_WAIT
@@ -179,6 +181,6 @@ class ThreadGovernor:
             self._wait = min(MAX_WAIT, 2 * self._wait)
         # trials take at most about 1 / TRIAL_BUDGET of the time, whatever they cost
         self._wait = max(self._wait, TRIAL_BUDGET * extra)
-        self._reference = medians[self.threads]
+        self._reference = statistics.median(self._trial_times[self.threads][1:])
         self._recent.clear()
         self._since_choice = 0.0
