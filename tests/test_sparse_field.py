@@ -1,4 +1,5 @@
-"""The sparse hidden field of the Numba update (:mod:`xprbm.kernels.numba_sparse`)."""
+"""The sparse products of the Numba update (:mod:`xprbm.kernels.numba_sparse`): the hidden
+field over nonzero states, the weight gradient over the units that are on in some row."""
 
 from __future__ import annotations
 
@@ -21,6 +22,13 @@ def _row_fields(vis, W, lo, hi, f_lo, f_hi, out, units, coef):
 @numba.njit(cache=False)
 def _count(vis, lo, hi, f_lo, f_hi):
     return numba_sparse.count_nonzero(vis, lo, hi, f_lo, f_hi)
+
+
+@numba.njit(cache=False)
+def _occupied_and_gathered(vis, lo, hi, counts, units, out):
+    k = numba_sparse.occupied_units(vis, lo, hi, counts, units)
+    numba_sparse.gather_units(vis, lo, units, k, out)
+    return k
 
 
 def _states(n_rows: int, density: float, seed: int, grey: bool = False,
@@ -49,13 +57,29 @@ def test_row_fields_equal_the_dense_product_of_the_block(density, grey, n_hidden
     assert _count(vis, lo, hi, f_lo, f_hi) == np.count_nonzero(vis[f_lo:f_hi, lo:hi])
 
 
-def _fit(X, below, monkeypatch, **fit):
-    """A model trained with the field going sparse below ``below`` (read when the update
-    object is built)."""
-    monkeypatch.setattr(numba_sparse, "FIELD_BELOW", below)
+def test_occupied_units_and_their_columns():
+    vis = _states(9, 0.1, seed=7, grey=True)
+    vis[:, 12] = 0.0
+    vis[4, 12] = 0.5  # on in one row only
+    lo, hi = 6, 33
+    counts, units = np.zeros(N_VISIBLE, np.int64), np.zeros(N_VISIBLE, np.int64)
+    out = np.zeros((9, N_VISIBLE), np.float32)
+    k = _occupied_and_gathered(vis, lo, hi, counts, units, out)
+    expected = np.flatnonzero(vis[:, lo:hi].any(axis=0))
+    assert 0 < k < hi - lo and units[:k].tolist() == expected.tolist()
+    assert 12 - lo in units[:k]
+    np.testing.assert_array_equal(out[:, :k], vis[:, lo + expected])
+
+
+def _fit(X, monkeypatch, field=0.0, gather=0.0, **fit):
+    """A model trained with the sparse products' thresholds ``field`` and ``gather`` (read
+    when the update object is built)."""
+    monkeypatch.setattr(numba_sparse, "FIELD_BELOW", field)
+    monkeypatch.setattr(numba_sparse, "GATHER_BELOW", gather)
     rbm = xprbm.RBM(X.shape[1], N_HIDDEN, seed=5, fast_path="numba")
     rbm.fit(X, progress=False, **fit)
-    assert rbm.trainer._updater.sparse.below == below
+    sparse = rbm.trainer._updater.sparse
+    assert (sparse.below, sparse.gather_below) == (field, gather)
     return rbm
 
 
@@ -66,15 +90,19 @@ def _split(monkeypatch, cores: int) -> None:
     monkeypatch.setattr(numba_update, "UNIT_ALIGN", 1)
 
 
+@pytest.mark.parametrize("field, gather", [(1.0, 0.0), (0.0, 1.01), (1.0, 1.01)])
 @pytest.mark.parametrize("method, k, centered",
                          [("pcd", 1, False), ("pcd", 2, True), ("cd", 1, False),
                           ("cd", 2, True)])
-def test_sparse_training_agrees_with_the_generic_update(monkeypatch, method, k, centered):
+def test_sparse_training_agrees_with_the_generic_update(monkeypatch, field, gather, method, k,
+                                                        centered):
+    """Data whose first 8 units are never on, so that the gradient gathers columns."""
     _split(monkeypatch, 3)
     X = _states(200, 0.15, seed=3)
+    X[:, :8] = 0.0
     fit = dict(epochs=2, batch_size=25, method=method, k=k, weight_decay=1e-3,
                centered=centered)
-    sparse = _fit(X, 1.0, monkeypatch, **fit)
+    sparse = _fit(X, monkeypatch, field, gather, **fit)
     generic = xprbm.RBM(N_VISIBLE, N_HIDDEN, seed=5, fast_path="generic")
     generic.fit(X, progress=False, **fit)
     for name in PARAMETERS:
@@ -82,6 +110,11 @@ def test_sparse_training_agrees_with_the_generic_update(monkeypatch, method, k, 
                                    err_msg=name)
     if method == "pcd":  # the same draws: the chains agree to the last state
         np.testing.assert_array_equal(sparse.trainer.chains, generic.trainer.chains)
+
+
+def _assert_identical(got, expected, label):
+    for name in PARAMETERS:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=f"{label} {name}")
 
 
 def test_each_block_picks_its_field_by_the_density_of_its_states(monkeypatch):
@@ -92,13 +125,25 @@ def test_each_block_picks_its_field_by_the_density_of_its_states(monkeypatch):
     _split(monkeypatch, 2)
     X = _states(150, 0.15, seed=4, n_visible=800)
     fit = dict(epochs=2, batch_size=25, centered=False)
-    always_sparse = _fit(X, 1.0, monkeypatch, **fit).parameters()
-    always_dense = _fit(X, 0.0, monkeypatch, **fit).parameters()
+    always_sparse = _fit(X, monkeypatch, field=1.0, **fit).parameters()
+    always_dense = _fit(X, monkeypatch, field=0.0, **fit).parameters()
     assert any((always_sparse[name] != always_dense[name]).any() for name in PARAMETERS)
     for below, expected in ((0.6, always_sparse), (0.02, always_dense)):
-        got = _fit(X, below, monkeypatch, **fit).parameters()
-        for name in PARAMETERS:
-            np.testing.assert_array_equal(got[name], expected[name], err_msg=f"{below} {name}")
+        _assert_identical(_fit(X, monkeypatch, field=below, **fit).parameters(), expected,
+                          below)
+
+
+def test_the_gradient_gathers_only_when_enough_units_are_off(monkeypatch):
+    """Half of the 800 units are never on in the data (and soon not in the chains), so a
+    block gathers its occupied columns below a threshold of 0.8 and not below 0.2: the
+    gathered columns are scratch that only gathering writes."""
+    _split(monkeypatch, 1)
+    X = _states(150, 0.3, seed=8, n_visible=800)
+    X[:, ::2] = 0.0
+    fit = dict(epochs=2, batch_size=25, centered=False)
+    for below, gathers in ((0.8, True), (0.2, False)):
+        sparse = _fit(X, monkeypatch, gather=below, **fit).trainer._updater.sparse
+        assert sparse.gathered.any() == gathers, below
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="Numba runs one thread here")
@@ -110,7 +155,8 @@ def test_sparse_training_identical_on_one_and_two_threads(monkeypatch):
     try:
         for threads in (1, 2):
             numba.set_num_threads(threads)
-            results.append(_fit(X, 1.0, monkeypatch, epochs=2, batch_size=25, k=2).parameters())
+            results.append(_fit(X, monkeypatch, 1.0, 1.01, epochs=2, batch_size=25,
+                                k=2).parameters())
     finally:
         numba.set_num_threads(previous)
     for name in PARAMETERS:
@@ -118,9 +164,14 @@ def test_sparse_training_identical_on_one_and_two_threads(monkeypatch):
 
 
 def test_update_refuses_sparse_scratch_that_does_not_fit():
-    scratch = numba_sparse.SparseScratch.allocate(N_VISIBLE, 2, np.float32)
-    scratch.check(N_VISIBLE, 2, np.float32)
-    for wrong in (dict(n_visible=N_VISIBLE + 1), dict(n_parts=3), dict(dtype=np.float64)):
-        args = {**dict(n_visible=N_VISIBLE, n_parts=2, dtype=np.float32), **wrong}
+    bounds = np.array([0, 16, N_VISIBLE])
+    scratch = numba_sparse.SparseScratch.allocate(30, N_HIDDEN, bounds, np.float32)
+    scratch.check(30, N_HIDDEN, bounds, np.float32)
+    scratch.check(20, N_HIDDEN, bounds, np.float32)  # a short batch
+    for wrong in (dict(n_rows=31), dict(n_hidden=N_HIDDEN + 1), dict(dtype=np.float64),
+                  dict(bounds=np.array([0, 10, 20, N_VISIBLE])),
+                  dict(bounds=np.array([0, 30, N_VISIBLE]))):
+        args = {**dict(n_rows=30, n_hidden=N_HIDDEN, bounds=bounds, dtype=np.float32),
+                **wrong}
         with pytest.raises(ValueError, match="sparse scratch"):
             scratch.check(**args)

@@ -23,7 +23,6 @@ other products were measured and left to BLAS (``bench/sparse_field.py``):
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import numba
@@ -34,6 +33,9 @@ _inline = numba.njit(inline="always")
 #: a block's hidden field goes sparse below this fraction of nonzero visible states: the
 #: break-even measured on this project's 2-core machine (``bench/sparse_field.py``)
 FIELD_BELOW = 0.2
+#: a block's weight gradient gathers the columns of its units that are on in some row when
+#: they are fewer than this fraction of them (``bench/sparse_field.py``)
+GATHER_BELOW = 0.9
 
 
 @_inline
@@ -97,45 +99,98 @@ def row_fields(vis, W, lo, hi, f_lo, f_hi, out, units, coef):
         sum_rows(out[i], W, units, coef, n)
 
 
+@_inline
+def occupied_units(vis, lo, hi, counts, units):
+    """``units[:k]`` become the units of ``lo:hi`` (counted from ``lo``) that are nonzero in
+    some row of ``vis``; returns ``k`` (``counts``: scratch of ``hi - lo`` entries)."""
+    n = hi - lo
+    for j in range(n):
+        counts[j] = 0
+    for i in range(vis.shape[0]):
+        row = vis[i, lo:hi]
+        for j in range(n):
+            counts[j] += row[j] != 0
+    k = 0
+    for j in range(n):
+        units[k] = j
+        k += counts[j] != 0
+    return k
+
+
+@_inline
+def gather_units(vis, lo, units, k, out):
+    """``out[i, :k] = vis[i, lo + units[:k]]`` for every row."""
+    for i in range(vis.shape[0]):
+        row, dst = vis[i, lo:], out[i]
+        for t in range(k):
+            dst[t] = row[units[t]]
+
+
 class SparseScratch(NamedTuple):
-    """The sparse hidden field's threshold and scratch, for ``P`` blocks of visible units.
+    """The sparse products' thresholds and scratch, for ``P`` blocks of visible units (the
+    widest ``w`` units), ``R`` stacked rows and ``n_hidden`` hidden units.
 
     Attributes
     ----------
     below : float
         A block's hidden field goes sparse when its fraction of nonzero visible states is
         below it (0: never).
+    gather_below : float
+        A block's weight gradient multiplies only the units that are on in some row when
+        they are fewer than this fraction of its units (0: never).
     units : ndarray of int32, shape (P, n_visible)
         Each block's list of a row's nonzero units.
     coef : ndarray, shape (P, n_visible)
         Their states.
+    counts, occupied : ndarray of int64, shape (P, w)
+        Each block's rows per unit, and its units that are on in some row.
+    gathered : ndarray, shape (P, R, w)
+        Each block's columns of those units.
+    product : ndarray, shape (P, w, n_hidden)
+        Their gradient rows.
     """
 
     below: float
+    gather_below: float
     units: np.ndarray
     coef: np.ndarray
+    counts: np.ndarray
+    occupied: np.ndarray
+    gathered: np.ndarray
+    product: np.ndarray
 
     @classmethod
-    def allocate(cls, n_visible: int, n_parts: int, dtype: np.dtype) -> SparseScratch:
-        """Scratch for ``n_parts`` blocks, with the threshold :data:`FIELD_BELOW` (read
-        now)."""
-        return cls(float(FIELD_BELOW), np.zeros((n_parts, n_visible), np.int32),
-                   np.zeros((n_parts, n_visible), dtype))
+    def allocate(cls, n_rows: int, n_hidden: int, bounds: np.ndarray,
+                 dtype: np.dtype) -> SparseScratch:
+        """Scratch for updates of up to ``n_rows`` stacked rows over the blocks ``bounds``,
+        with the thresholds :data:`FIELD_BELOW` and :data:`GATHER_BELOW` (read now)."""
+        n_parts, n_visible = len(bounds) - 1, int(bounds[-1])
+        widest = int(np.diff(bounds).max())
+        return cls(float(FIELD_BELOW), float(GATHER_BELOW),
+                   np.zeros((n_parts, n_visible), np.int32),
+                   np.zeros((n_parts, n_visible), dtype),
+                   np.zeros((n_parts, widest), np.int64), np.zeros((n_parts, widest), np.int64),
+                   np.zeros((n_parts, n_rows, widest), dtype),
+                   np.zeros((n_parts, widest, n_hidden), dtype))
 
-    def check(self, n_visible: int, n_parts: int, dtype: np.dtype) -> None:
-        """Raise ValueError unless the scratch fits ``n_parts`` blocks of ``n_visible``
-        units in all, in ``dtype``."""
-        for name, kind in (("units", np.int32), ("coef", dtype)):
+    def check(self, n_rows: int, n_hidden: int, bounds: np.ndarray, dtype: np.dtype) -> None:
+        """Raise ValueError unless the scratch fits ``n_rows`` stacked rows, ``n_hidden``
+        hidden units and the blocks ``bounds``, in ``dtype``."""
+        edges = bounds.tolist()
+        n_parts, n_visible = len(edges) - 1, edges[-1]
+        widest = max(b - a for a, b in zip(edges, edges[1:], strict=False))
+        need = {"units": ((n_parts, n_visible), np.int32), "coef": ((n_parts, n_visible), dtype),
+                "counts": ((n_parts, widest), np.int64),
+                "occupied": ((n_parts, widest), np.int64),
+                "gathered": ((n_parts, n_rows, widest), dtype),
+                "product": ((n_parts, widest, n_hidden), dtype)}
+        for name, (shape, kind) in need.items():
             array = getattr(self, name)
-            if (array.shape != (n_parts, n_visible) or array.dtype != kind
+            fits = (array.ndim == len(shape) and array.shape[0] == shape[0]
+                    and array.shape[-1] == shape[-1]
+                    and all(have >= want for have, want in zip(array.shape, shape, strict=True)))
+            if (not fits or array.dtype != kind
                     or not array.flags.c_contiguous or not array.flags.writeable):
-                raise ValueError(f"sparse scratch {name}: a writable C-contiguous "
-                                 f"{(n_parts, n_visible)} array of {np.dtype(kind)} needed; "
-                                 f"got {array.shape} {array.dtype}")
-
-    @staticmethod
-    @functools.cache
-    def unused(dtype: np.dtype) -> SparseScratch:
-        """Stand-ins of the right types for an update without the sparse field (one set per
-        dtype; the kernel compiles once for both)."""
-        return SparseScratch(0.0, np.zeros((0, 0), np.int32), np.zeros((0, 0), dtype))
+                raise ValueError(f"sparse scratch {name}: a writable C-contiguous {shape} "
+                                 f"array of {np.dtype(kind)} needed; got {array.shape} "
+                                 f"{array.dtype}")

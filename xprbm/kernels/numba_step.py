@@ -60,8 +60,8 @@ class NumbaUpdate(StackedBuffers):
         self.threads = ThreadGovernor(rows * layout.n_visible * layout.n_hidden,
                                       numba.get_num_threads, numba.set_num_threads)
         self.prepared: set[tuple] = set()  # kinds of data prepare() has compiled for
-        self.sparse = numba_sparse.SparseScratch.allocate(layout.n_visible,
-                                                          len(self.bounds) - 1, dtype)
+        self.sparse = numba_sparse.SparseScratch.allocate(rows, layout.n_hidden, self.bounds,
+                                                          dtype)
         self.centring_scratch = None
         if layout.centered:  # grad_c, scratch, partial_c of numba_update.Centring
             self.centring_scratch = (

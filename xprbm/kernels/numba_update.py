@@ -72,7 +72,7 @@ from numba.extending import get_cython_function_address, intrinsic
 from scipy.linalg import cython_blas  # noqa: F401  (loads SciPy's BLAS now, see NumbaUpdate)
 
 from .numba_cpu import _OPTIONS, _draw_row, _sigmoid, _uniform
-from .numba_sparse import SparseScratch, count_nonzero, row_fields
+from .numba_sparse import SparseScratch, count_nonzero, gather_units, occupied_units, row_fields
 
 _jit_parallel = numba.njit(parallel=True, **_OPTIONS)
 #: the centred stage's row dot products vectorise only when LLVM may reorder their sums (the
@@ -265,24 +265,79 @@ def _summed_field(hid, partials, i):
     return row
 
 
+@_inline
+def _gathered_product(address, vis, hid, lo, hi, alpha, sparse, part):
+    """When few enough units of ``lo:hi`` are on in some row (the image's border is off on
+    MNIST), ``sparse.product[part][:k] = alpha * vis[:, units].T @ hid`` for those ``k``
+    units (``sparse.occupied[part][:k]``, counted from ``lo``): the other units' rows of
+    the product are zero. Returns ``k``, or -1 when the block is too full to gain by it."""
+    if sparse.gather_below <= 0.0:
+        return -1
+    occupied = sparse.occupied[part]
+    k = occupied_units(vis, lo, hi, sparse.counts[part], occupied)
+    if k >= sparse.gather_below * (hi - lo):
+        return -1
+    gathered, product = sparse.gathered[part], sparse.product[part]
+    gather_units(vis, lo, occupied, k, gathered)
+    n_rows, n_hidden = hid.shape
+    if k > 0:
+        _gemm(address, True, False, k, n_hidden, n_rows, alpha, gathered[0],
+              gathered.shape[1], hid, n_hidden, 0.0, product[0], n_hidden)
+    return k
+
+
+@_inline
+def _scatter_rows(target, lo, n, product, occupied, k):
+    """``target[lo + occupied[s]] = product[s]`` for ``s < k``; the other rows of
+    ``lo:lo + n`` become zero."""
+    zero = target.dtype.type(0.0)
+    s = 0
+    for i in range(n):
+        row = target[lo + i]
+        if s < k and occupied[s] == i:
+            add = product[s]
+            s += 1
+            for j in range(row.shape[0]):
+                row[j] = add[j]
+        else:
+            for j in range(row.shape[0]):
+                row[j] = zero
+
+
 @numba.njit(**_OPTIONS)
 def _gradient_stage(address, vis, hid, W, b, c, vel_W, vel_b, vel_c, scale, lr, momentum,
-                    decay, bounds, part):
+                    decay, bounds, part, sparse):
     """Block ``part`` of the visible units (and of the hidden units, for their bias): the
     gradients and momentum steps."""
     n_visible, n_hidden = W.shape
     t = W.dtype.type
     lo, hi = bounds[part], bounds[part + 1]
-    # velocity = m * velocity + lr * vis.T @ hid, straight from gemm
-    _gemm(address, True, False, hi - lo, n_hidden, vis.shape[0], lr, vis[0, lo:], n_visible,
-          hid, n_hidden, momentum, vel_W[lo:], n_hidden)
-    decay_step = t(lr * decay)
+    decay_step, m = t(lr * decay), t(momentum)
+    k = _gathered_product(address, vis, hid, lo, hi, lr, sparse, part)
+    if k < 0:  # velocity = m * velocity + lr * vis.T @ hid, straight from gemm
+        _gemm(address, True, False, hi - lo, n_hidden, vis.shape[0], lr, vis[0, lo:],
+              n_visible, hid, n_hidden, momentum, vel_W[lo:], n_hidden)
+    occupied, product = sparse.occupied[part], sparse.product[part]
+    s = 0
     for i in range(lo, hi):
         w_row, v_row = W[i], vel_W[i]
-        for j in range(n_hidden):
-            v = v_row[j] - decay_step * w_row[j]
-            v_row[j] = v
-            w_row[j] += v
+        if k < 0:
+            for j in range(n_hidden):
+                v = v_row[j] - decay_step * w_row[j]
+                v_row[j] = v
+                w_row[j] += v
+        elif s < k and occupied[s] == i - lo:  # a row of the gathered product
+            add = product[s]
+            s += 1
+            for j in range(n_hidden):
+                v = m * v_row[j] + add[j] - decay_step * w_row[j]
+                v_row[j] = v
+                w_row[j] += v
+        else:  # a unit off in every row: no gradient
+            for j in range(n_hidden):
+                v = m * v_row[j] - decay_step * w_row[j]
+                v_row[j] = v
+                w_row[j] += v
     _momentum_step(b[lo:hi], vel_b[lo:hi], _visible_step(vis, scale, lo, hi, lr)[0],
                    t(momentum))
     h_lo, h_hi = _block(n_hidden, bounds.shape[0] - 1, part)
@@ -369,7 +424,7 @@ def _centre_hidden(hid, n_chains, lam, grad_c, rate):
 @numba.njit(**_REORDERING)
 def _centred_gradient_stage(address, vis, hid, W, b, vel_W, vel_b, scale, mu, lam, grad_c,
                             scratch, partial_c, n_chains, lr, momentum, decay, rate, bounds,
-                            part):
+                            part, sparse):
     """Block ``part`` of the visible units, centred: its offsets, the corrected weight step,
     its visible-bias step, and its share ``partial_c[part] = mu[block] @ step[block]`` of the
     hidden-bias correction (``step`` is ``lr`` times the centred gradient minus decay)."""
@@ -383,8 +438,12 @@ def _centred_gradient_stage(address, vis, hid, W, b, vel_W, vel_b, scale, mu, la
     for j in range(n):
         offsets[j] += nu * (batch_sum[j] / n_batch - offsets[j])
     # scratch = lr * vis.T @ hid for the block's rows
-    _gemm(address, True, False, n, n_hidden, vis.shape[0], lr, vis[0, lo:], n_visible,
-          hid, n_hidden, 0.0, scratch[lo:], n_hidden)
+    k = _gathered_product(address, vis, hid, lo, hi, lr, sparse, part)
+    if k < 0:
+        _gemm(address, True, False, n, n_hidden, vis.shape[0], lr, vis[0, lo:], n_visible,
+              hid, n_hidden, 0.0, scratch[lo:], n_hidden)
+    else:
+        _scatter_rows(scratch, lo, n, sparse.product[part], sparse.occupied[part], k)
     rate_t, m, decay_rate = t(lr), t(momentum), t(lr * decay)
     share = partial_c[part]
     for j in range(n_hidden):
@@ -457,12 +516,12 @@ def _update(address, X, rows, vis, hid, partials, bounds, hid_chain, W, b, c, ve
         for part in numba.prange(n_parts):
             _centred_gradient_stage(address, vis, hid, W, b, vel_W, vel_b, scale, mu, lam,
                                     grad_c, scratch, partial_c, n_chains, lr, momentum, decay,
-                                    rate, bounds, part)
+                                    rate, bounds, part, sparse)
         _centred_hidden_bias(c, vel_c, grad_c, partial_c, lr, momentum)
         return
     for part in numba.prange(n_parts):
         _gradient_stage(address, vis, hid, W, b, c, vel_W, vel_b, vel_c, scale, lr, momentum,
-                        decay, bounds, part)
+                        decay, bounds, part, sparse)
 
 
 def update(X: np.ndarray, rows: np.ndarray, vis: np.ndarray, hid: np.ndarray,
@@ -501,8 +560,8 @@ def update(X: np.ndarray, rows: np.ndarray, vis: np.ndarray, hid: np.ndarray,
     centring : Centring, optional
         The offsets (moved in place), their rate and the centred stage's scratch.
     sparse : SparseScratch, optional
-        The sparse hidden field's threshold and scratch (for these blocks); without it every
-        product is dense.
+        The sparse products' thresholds and scratch (for these rows and blocks); allocated
+        for the call when not given.
 
     Raises
     ------
@@ -527,9 +586,9 @@ def update(X: np.ndarray, rows: np.ndarray, vis: np.ndarray, hid: np.ndarray,
     else:
         centring = Centring.unused(W.dtype)
     if sparse is None:
-        sparse = SparseScratch.unused(W.dtype)
+        sparse = SparseScratch.allocate(vis.shape[0], W.shape[1], bounds, W.dtype)
     else:
-        sparse.check(W.shape[0], n_parts, W.dtype)
+        sparse.check(vis.shape[0], W.shape[1], bounds, W.dtype)
     _update(gemm_address(W.dtype), X, rows, vis, hid, partials, bounds, hid_chain, W, b, c,
             vel_W, vel_b, vel_c, scale, bases, bool(pcd), int(k), float(learning_rate),
             float(momentum), float(weight_decay), centred, centring.visible, centring.hidden,
