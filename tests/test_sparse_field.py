@@ -79,7 +79,7 @@ def _fit(X, monkeypatch, field=0.0, gather=0.0, **fit):
     rbm = xprbm.RBM(X.shape[1], N_HIDDEN, seed=5, fast_path="numba")
     rbm.fit(X, progress=False, **fit)
     sparse = rbm.trainer._updater.sparse
-    assert (sparse.below, sparse.gather_below) == (field, gather)
+    assert (sparse.field_below, sparse.gather_below) == (field, gather)
     return rbm
 
 

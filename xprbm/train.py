@@ -161,8 +161,8 @@ class TrainConfig:
         (visible) and of its hidden probabilities (hidden), which move by ``OFFSET_RATE``
         towards each batch's means. The parameters stay those of the ordinary RBM, so the
         model means the same; only the training steps differ. On by default: on the fair
-        MNIST split a 784x16 model reaches a held-out log-likelihood of -154.6 nats (mean of
-        seeds 0-2) against -162.0 uncentred with momentum 0.5 (50 epochs, lr 0.01;
+        MNIST split a 784x16 model reaches a held-out log-likelihood of -153.8 nats (mean of
+        seeds 0-2) against -164.4 uncentred with momentum 0.5 (50 epochs, lr 0.01;
         ``bench/quality.py``).
     n_temperatures : int
         Replicas per chain of parallel tempering (``method="pt"``).

@@ -1,24 +1,32 @@
-"""The hidden field of sparse visible states, for the Numba update.
+"""Products with an operand of sparse states, for the Numba update.
 
-The hidden field ``vis @ W`` has the visible states as an operand: data rows and the
-chains' visible samples, about 13% ones on MNIST (``bench/operand_density.py`` follows them
-through training). A dense product multiplies every zero; :func:`row_fields` adds only the
-rows of ``W`` that a nonzero state selects, weighted by the state (so grey data work too),
-``field[i] = sum_v vis[i, v] * W[v]``, per block of visible units (the block's partial
-field). Each sum adds whole rows eight at a time, in the order of the lists (increasing
-unit), so results do not depend on the thread count. Lists are built without branches
-(:func:`list_nonzero`).
+Every product of a PCD update has an operand of states. On MNIST the visible states (the
+data rows and the chains' samples) are about 13% ones, and the units of an image's border
+are off in most rows (``bench/operand_density.py`` follows the densities through training).
+Two kernels here use that, each chosen per block of visible units by the states it meets:
 
-The rows stream from the core's cache at a few FMAs per cycle, where BLAS's register-blocked
-kernels reach 20-25, so the sparse field only pays below :data:`FIELD_BELOW` nonzeros. The
-other products were measured and left to BLAS (``bench/sparse_field.py``):
+- the hidden field ``vis @ W``: :func:`row_fields` adds only the rows of ``W`` that a
+  row's nonzero states select, weighted by the state (so grey data work too), eight rows at
+  a time, in the order of the units (so results do not depend on the thread count), when
+  the block's states are less than :data:`FIELD_BELOW` nonzero;
+- the weight gradient ``vis.T @ hid``: when fewer than :data:`GATHER_BELOW` of the block's
+  units are on in some row, :func:`occupied_units` and :func:`gather_units` let BLAS multiply
+  only those columns (the others' gradient is zero).
 
-- the weight gradient ``vis.T @ hid`` from per-unit lists of rows gathers scattered rows of
-  ``hid`` (the probabilities, dense): alone it beat BLAS by 25% at batch 100 (784x256) and
-  lost by 14% at batch 1000 (784x1024), and inside the update it slowed the next visible
-  stage by more than it saved;
-- the chains' visible field ``h @ W.T`` has denser states (hidden units: 20-50% ones) and
-  would need a transposed copy of the weights at every update.
+Rows of ``W`` stream from the core's cache at 4-7 multiply-adds per cycle, where BLAS's
+register-blocked kernels reach 20-25, so the sparse field pays only below about 20% nonzeros
+(``bench/sparse_field.py`` measures the break-even). Three other designs were measured and
+left out:
+
+- the weight gradient from per-unit lists of rows gathers scattered rows of ``hid`` (dense
+  probabilities): alone it beat BLAS by 25% at batch 100 (784x256) and lost by 14% at batch
+  1000 (784x1024), and in the update it slowed the next visible stage by more than it saved
+  (its lists pushed the weights out of the cache);
+- the chains' visible field ``h @ W.T`` over nonzero hidden states: they are 20-50% ones,
+  and a sparse version needs a transposed copy of the weights at every update (its tiled
+  transposition alone cost 0.1 ms a block, half the dense product);
+- the field in chunks of hidden units, to keep the rows in the first-level cache: slower at
+  both shapes than whole rows.
 """
 
 from __future__ import annotations
@@ -132,7 +140,7 @@ class SparseScratch(NamedTuple):
 
     Attributes
     ----------
-    below : float
+    field_below : float
         A block's hidden field goes sparse when its fraction of nonzero visible states is
         below it (0: never).
     gather_below : float
@@ -150,7 +158,7 @@ class SparseScratch(NamedTuple):
         Their gradient rows.
     """
 
-    below: float
+    field_below: float
     gather_below: float
     units: np.ndarray
     coef: np.ndarray

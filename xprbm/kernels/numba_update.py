@@ -25,11 +25,14 @@ CD runs one more pair of stages first, for the batch's own hidden field (which s
 chains). At the last step the hidden field covers the stacked ``[chains; batch]`` rows, both
 phases in one product (PCD). The gradient stage then runs per block of visible units again:
 its product accumulates the weight gradient straight into the momentum buffer (gemm with
-``beta = momentum``), then the momentum step moves the weights; the bias gradients are split
-the same way (hidden units in plain blocks). What crosses between cores is the hidden side
-(partial fields, scaled probabilities, chain states: a few ``rows x n_hidden`` arrays)
-instead of the weights: less at batch 100, more at batch 1000, and PCD-k with k > 1 pays two
-barriers and one sum of partials per Gibbs step (``bench/results`` has the figures).
+``beta = momentum``), then the momentum step moves the weights. When many of the block's
+units are off in every row (an image's border), BLAS multiplies only the columns of the
+others, gathered, and the momentum step adds their rows (:func:`_gathered_product`). The
+bias gradients are split the same way (hidden units in plain blocks). What crosses between
+cores is the hidden side (partial fields, scaled probabilities, chain states: a few
+``rows x n_hidden`` arrays) instead of the weights: less at batch 100, more at batch 1000,
+and PCD-k with k > 1 pays two barriers and one sum of partials per Gibbs step
+(``bench/results`` has the figures).
 
 Centred training (``centered``) runs another gradient stage. The centred weight gradient is
 a rank-two correction of the plain one, ``G' = G - mu g_cᵀ - g_b lamᵀ``, because the rows'
@@ -212,8 +215,8 @@ def _visible_stage(address, X, rows, vis, hid, partials, hid_chain, W, b, base, 
         return
     # out[f_lo:f_hi] = vis[f_lo:f_hi, lo:hi] @ W[lo:hi]
     out = _partial_field(hid, partials, part)
-    if (sparse.below > 0.0 and count_nonzero(vis, lo, hi, f_lo, f_hi)
-            < sparse.below * (f_hi - f_lo) * (hi - lo)):
+    if (sparse.field_below > 0.0 and count_nonzero(vis, lo, hi, f_lo, f_hi)
+            < sparse.field_below * (f_hi - f_lo) * (hi - lo)):
         row_fields(vis, W, lo, hi, f_lo, f_hi, out, sparse.units[part], sparse.coef[part])
         return
     _gemm(address, False, False, f_hi - f_lo, n_hidden, hi - lo, 1.0, vis[f_lo, lo:],
