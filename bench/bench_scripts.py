@@ -5,6 +5,9 @@ from __future__ import annotations
 import centred_epoch
 import operand_density
 import shared_cpu
+import sparse_field
+
+from xprbm.kernels import numba_sparse
 
 
 def bench_shared_cpu_script_runs(capsys):
@@ -29,3 +32,13 @@ def bench_centred_epoch_script_runs(capsys):
             and line.startswith("| ") and not line.startswith("| update")]
     assert len(rows) == len(centred_epoch.CASES)
     assert all(float(row.strip("|").split("|")[-1]) > 0 for row in rows)
+
+
+def bench_sparse_field_script_runs(capsys):
+    shipped = numba_sparse.FIELD_BELOW, numba_sparse.GATHER_BELOW
+    assert sparse_field.main(["--rows", "2000", "--rounds", "1", "--hidden", "16"]) == 0
+    assert (numba_sparse.FIELD_BELOW, numba_sparse.GATHER_BELOW) == shipped  # restored
+    lines = capsys.readouterr().out.splitlines()
+    timed = [line for line in lines if line.rstrip().endswith("x floor")]
+    assert len(timed) == 4 and all(float(line.split()[-4]) > 0 for line in timed)
+    assert lines[-1].strip().startswith("as shipped / all dense:")

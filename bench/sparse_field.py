@@ -36,7 +36,7 @@ def contender(rows: np.ndarray, batch: int, n_hidden: int, field: float, gather:
     return lambda: trainer.run(X, epochs=1, progress=False)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--hidden", type=int, default=256)
@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--density", type=float, default=None,
                         help="random binary rows with this fraction of ones (default: MNIST)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.density is None:
         rows = mnist_like(args.rows)
     else:
@@ -52,11 +52,13 @@ def main() -> None:
         rows = (rng.random((args.rows, 784)) < args.density).astype(np.float32)
     shipped = numba_sparse.FIELD_BELOW, numba_sparse.GATHER_BELOW
     shape = rows, args.batch, args.hidden
-    epochs = {"GEMM floor": GemmFloor(rows, args.hidden, args.batch).epoch,
-              "xprbm, all dense": contender(*shape, 0.0, 0.0),
-              "xprbm, sparse field": contender(*shape, shipped[0], 0.0),
-              "xprbm, as shipped": contender(*shape, *shipped)}
-    numba_sparse.FIELD_BELOW, numba_sparse.GATHER_BELOW = shipped
+    try:
+        epochs = {"GEMM floor": GemmFloor(rows, args.hidden, args.batch).epoch,
+                  "xprbm, all dense": contender(*shape, 0.0, 0.0),
+                  "xprbm, sparse field": contender(*shape, shipped[0], 0.0),
+                  "xprbm, as shipped": contender(*shape, *shipped)}
+    finally:
+        numba_sparse.FIELD_BELOW, numba_sparse.GATHER_BELOW = shipped
     best = dict.fromkeys(epochs, float("inf"))
     for _ in range(args.rounds):
         for name, epoch in epochs.items():
@@ -72,7 +74,8 @@ def main() -> None:
         print(f"  {name:20s} {seconds:7.3f} s   {seconds / floor:5.2f}x floor")
     print(f"  as shipped / all dense: "
           f"{best['xprbm, as shipped'] / best['xprbm, all dense']:.2f}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
