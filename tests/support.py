@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 import xprbm
@@ -33,3 +35,22 @@ def trainer_state(trainer: xprbm.Trainer) -> dict[str, np.ndarray]:
         state["chains"] = to_numpy(rbm, trainer.chains)
         state["hidden_chains"] = to_numpy(rbm, trainer.hidden_chains)
     return state
+
+
+def updates_on_the_callers_threads(monkeypatch) -> list[int]:
+    """Make the Numba update run on the count ``numba.set_num_threads`` sets, instead of the
+    count its thread governor would choose (tiny test models start on one thread and stay
+    there); returns a list that records the count of every update."""
+    import numba
+
+    from xprbm.kernels.threads import ThreadGovernor
+
+    seen: list[int] = []
+
+    @contextlib.contextmanager
+    def call(self):
+        seen.append(numba.get_num_threads())
+        yield
+
+    monkeypatch.setattr(ThreadGovernor, "call", call)
+    return seen

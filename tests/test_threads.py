@@ -99,6 +99,21 @@ def test_a_count_whose_calls_stall_now_and_then_loses_on_their_total():
     assert stalls * 20e-3 < 0.1 * machine.now  # the trials on two threads stay cheap
 
 
+def test_stalls_that_start_mid_run_start_a_trial_at_once():
+    """Two threads win on an idle machine; then every fourth two-thread call stalls 20 ms
+    (the median call stays fast, the mean is five times the reference): the governor moves
+    to one thread within a few calls, not at its next timed trial."""
+    machine = FakeMachine({1: 2e-3, 2: 1e-3})
+    governor = machine.governor()
+    machine.run(governor, 2000)
+    assert governor.threads == 2
+    machine.cost = {1: 2e-3, 2: [0.8e-3, 0.8e-3, 0.8e-3, 20e-3]}
+    before = len(machine.history)
+    machine.run(governor, 100)
+    assert governor.threads == 1
+    assert machine.history[before:].index(1) < 3 * (threads.TRIAL_CALLS + 1)
+
+
 def test_close_counts_do_not_flap():
     rng = np.random.default_rng(0)
     machine = FakeMachine({1: 1e-3, 2: 1e-3})

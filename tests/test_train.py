@@ -7,7 +7,7 @@ import math
 import numba
 import numpy as np
 import pytest
-from support import to_numpy, trainer_state
+from support import to_numpy, trainer_state, updates_on_the_callers_threads
 
 import xprbm
 from xprbm.backend import get_backend
@@ -230,6 +230,7 @@ def test_numba_training_identical_for_one_and_two_threads(monkeypatch, method, c
     """Three blocks, so that the partial hidden fields (and, centred, the blocks' shares of
     the hidden-bias correction) are summed across blocks."""
     _split_tiny_models(monkeypatch, 3)
+    seen = updates_on_the_callers_threads(monkeypatch)
     X = _data(300)
     params = []
     previous = numba.get_num_threads()
@@ -242,6 +243,7 @@ def test_numba_training_identical_for_one_and_two_threads(monkeypatch, method, c
             params.append(rbm.parameters())
     finally:
         numba.set_num_threads(previous)
+    assert set(seen) == {1, 2}
     for name in params[0]:
         np.testing.assert_array_equal(params[0][name], params[1][name])
 

@@ -135,8 +135,9 @@ def gather_units(vis, lo, units, k, out):
 
 
 class SparseScratch(NamedTuple):
-    """The sparse products' thresholds and scratch, for ``P`` blocks of visible units (the
-    widest ``w`` units), ``R`` stacked rows and ``n_hidden`` hidden units.
+    """The sparse products' thresholds and scratch, for ``P`` blocks of visible units, ``R``
+    stacked rows and ``n_hidden`` hidden units; ``w`` is the widest block's units rounded up
+    to a multiple of 16 (so that no two blocks' rows share a cache line).
 
     Attributes
     ----------
@@ -173,7 +174,7 @@ class SparseScratch(NamedTuple):
         """Scratch for updates of up to ``n_rows`` stacked rows over the blocks ``bounds``,
         with the thresholds :data:`FIELD_BELOW` and :data:`GATHER_BELOW` (read now)."""
         n_parts, n_visible = len(bounds) - 1, int(bounds[-1])
-        widest = int(np.diff(bounds).max())
+        widest = _padded(int(np.diff(bounds).max()))
         return cls(float(FIELD_BELOW), float(GATHER_BELOW),
                    np.zeros((n_parts, n_visible), np.int32),
                    np.zeros((n_parts, n_visible), dtype),
@@ -186,7 +187,7 @@ class SparseScratch(NamedTuple):
         hidden units and the blocks ``bounds``, in ``dtype``."""
         edges = bounds.tolist()
         n_parts, n_visible = len(edges) - 1, edges[-1]
-        widest = max(b - a for a, b in zip(edges, edges[1:], strict=False))
+        widest = _padded(max(b - a for a, b in zip(edges, edges[1:], strict=False)))
         need = {"units": ((n_parts, n_visible), np.int32), "coef": ((n_parts, n_visible), dtype),
                 "counts": ((n_parts, widest), np.int64),
                 "occupied": ((n_parts, widest), np.int64),
@@ -202,3 +203,8 @@ class SparseScratch(NamedTuple):
                 raise ValueError(f"sparse scratch {name}: a writable C-contiguous {shape} "
                                  f"array of {np.dtype(kind)} needed; got {array.shape} "
                                  f"{array.dtype}")
+
+
+def _padded(units: int) -> int:
+    """``units`` rounded up to a multiple of 16."""
+    return -(-units // 16) * 16

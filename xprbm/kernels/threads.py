@@ -10,7 +10,7 @@ busy, a 784x256 epoch took 3.2 s on two threads and 1.5-1.8 s on one (0.89 s idl
 No fixed rule knows whether the machine is shared right now, so :class:`ThreadGovernor`
 measures:
 
-- it times every call at the current count and keeps the median of the latest ones;
+- it times every call at the current count and keeps the mean of the latest ones;
 - now and then it runs a few calls at each other count (a *trial*) and keeps the count whose
   calls took least time in all (their mean, not their median: on a busy machine most calls
   on two threads can be fast while every few wait 20 ms at a barrier for a thread that the
@@ -52,10 +52,11 @@ MARGIN = 0.9
 #: keeps one thread on an idle machine for too long)
 FIRST_WAIT = 0.2
 MAX_WAIT = 1.0
-#: calls slower than this many times the median at the last choice start a trial at once
+#: calls slower on average than this many times the mean at the last choice start a trial
+#: at once (stalls at a barrier raise the mean, not the median)
 SLOWDOWN = 1.5
 #: a trial stops after this many timed calls (or any later one) when their mean is SLOWDOWN
-#: times the current count's median call (a hopeless count on a busy machine costs much)
+#: times the current count's mean call (a hopeless count on a busy machine costs much)
 LOSING_CALLS = 2
 #: the wait before the next trial is at least this many times what the last one cost beyond
 #: the current count's calls (so trials cost at most about 5% of the time)
@@ -112,7 +113,7 @@ class ThreadGovernor:
         self.switches = 0
         self._limit = 0
         self._recent: deque[float] = deque(maxlen=TRIAL_CALLS)
-        self._reference = 0.0  # median call at the last choice
+        self._reference = 0.0  # mean call at the last choice
         self._wait = FIRST_WAIT
         self._since_choice = 0.0
         self._trial: list[int] = []  # counts still to try, the current one last
@@ -160,7 +161,7 @@ class ThreadGovernor:
         self._since_choice += seconds
         if len(self._recent) < TRIAL_CALLS:
             return
-        slower = self._reference and statistics.median(self._recent) > (
+        slower = self._reference and statistics.fmean(self._recent) > (
             SLOWDOWN * self._reference)
         if self._since_choice >= self._wait or slower:
             self._trial = neighbours(self._limit, self.threads) + [self.threads]  # current last
@@ -182,6 +183,6 @@ class ThreadGovernor:
             self._wait = min(MAX_WAIT, 2 * self._wait)
         # trials take at most about 1 / TRIAL_BUDGET of the time, whatever they cost
         self._wait = max(self._wait, TRIAL_BUDGET * extra)
-        self._reference = statistics.median(self._trial_times[self.threads][1:])
+        self._reference = means[self.threads]
         self._recent.clear()
         self._since_choice = 0.0
