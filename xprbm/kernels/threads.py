@@ -22,8 +22,8 @@ measures:
   become slower than at the last choice (another process started).
 
 ``bench/shared_cpu.py`` measures it: one epoch (60,000 rows, batch 100) with another process
-spinning on one of the two cores took 1.42-1.53x (784x256) and 1.25-1.42x (784x16) the idle
-epoch with the governor in two runs, 3.31-3.33x and 2.91-3.11x on a fixed two threads (with
+spinning on one of the two cores took 1.18-1.28x (784x256) and 1.12-1.22x (784x16) the idle
+epoch with the governor in two runs, 3.02-4.12x and 3.73-4.07x on a fixed two threads (with
 medians instead of means, 1.77-1.88x and 2.04-2.46x). Letting
 idle OpenMP threads sleep (``OMP_WAIT_POLICY=PASSIVE``) would spare the busy core too, but
 slowed the idle 784x256 epoch by 40%, so the wait policy is left to the user.
