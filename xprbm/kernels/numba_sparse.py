@@ -24,7 +24,7 @@ left out:
   (its lists pushed the weights out of the cache);
 - the chains' visible field ``h @ W.T`` over nonzero hidden states: they are 20-50% ones,
   and a sparse version needs a transposed copy of the weights at every update (its tiled
-  transposition alone cost 0.1 ms a block, half the dense product);
+  transposition alone cost 0.1 ms a block, 60% of the dense product);
 - the field in chunks of hidden units, to keep the rows in the first-level cache: slower at
   both shapes than whole rows.
 """
