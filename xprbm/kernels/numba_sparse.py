@@ -173,8 +173,7 @@ class SparseScratch(NamedTuple):
                  dtype: np.dtype) -> SparseScratch:
         """Scratch for updates of up to ``n_rows`` stacked rows over the blocks ``bounds``,
         with the thresholds :data:`FIELD_BELOW` and :data:`GATHER_BELOW` (read now)."""
-        n_parts, n_visible = len(bounds) - 1, int(bounds[-1])
-        widest = _padded(int(np.diff(bounds).max()))
+        n_parts, n_visible, widest = _block_sizes(bounds)
         return cls(float(FIELD_BELOW), float(GATHER_BELOW),
                    np.zeros((n_parts, n_visible), np.int32),
                    np.zeros((n_parts, n_visible), dtype),
@@ -185,9 +184,7 @@ class SparseScratch(NamedTuple):
     def check(self, n_rows: int, n_hidden: int, bounds: np.ndarray, dtype: np.dtype) -> None:
         """Raise ValueError unless the scratch fits ``n_rows`` stacked rows, ``n_hidden``
         hidden units and the blocks ``bounds``, in ``dtype``."""
-        edges = bounds.tolist()
-        n_parts, n_visible = len(edges) - 1, edges[-1]
-        widest = _padded(max(b - a for a, b in zip(edges, edges[1:], strict=False)))
+        n_parts, n_visible, widest = _block_sizes(bounds)
         need = {"units": ((n_parts, n_visible), np.int32), "coef": ((n_parts, n_visible), dtype),
                 "counts": ((n_parts, widest), np.int64),
                 "occupied": ((n_parts, widest), np.int64),
@@ -205,6 +202,8 @@ class SparseScratch(NamedTuple):
                                  f"{array.dtype}")
 
 
-def _padded(units: int) -> int:
-    """``units`` rounded up to a multiple of 16."""
-    return -(-units // 16) * 16
+def _block_sizes(bounds: np.ndarray) -> tuple[int, int, int]:
+    """Blocks, visible units and the widest block's units rounded up to a multiple of 16."""
+    edges = bounds.tolist()
+    widest = max(b - a for a, b in zip(edges, edges[1:], strict=False))
+    return len(edges) - 1, edges[-1], -(-widest // 16) * 16

@@ -320,25 +320,21 @@ def _gradient_stage(address, vis, hid, W, b, c, vel_W, vel_b, vel_c, scale, lr, 
     if k < 0:  # velocity = m * velocity + lr * vis.T @ hid, straight from gemm
         _gemm(address, True, False, hi - lo, n_hidden, vis.shape[0], lr, vis[0, lo:],
               n_visible, hid, n_hidden, momentum, vel_W[lo:], n_hidden)
+    kept = t(1.0) if k < 0 else m  # gemm has already applied the momentum
     occupied, product = sparse.occupied[part], sparse.product[part]
-    s = 0
+    s = 0  # with k < 0 no row is a row of the gathered product
     for i in range(lo, hi):
         w_row, v_row = W[i], vel_W[i]
-        if k < 0:
-            for j in range(n_hidden):
-                v = v_row[j] - decay_step * w_row[j]
-                v_row[j] = v
-                w_row[j] += v
-        elif s < k and occupied[s] == i - lo:  # a row of the gathered product
+        if s < k and occupied[s] == i - lo:  # a row of the gathered product
             add = product[s]
             s += 1
             for j in range(n_hidden):
-                v = m * v_row[j] + add[j] - decay_step * w_row[j]
+                v = kept * v_row[j] + add[j] - decay_step * w_row[j]
                 v_row[j] = v
                 w_row[j] += v
-        else:  # a unit off in every row: no gradient
+        else:  # the dense product's row, or a unit off in every row (no gradient)
             for j in range(n_hidden):
-                v = m * v_row[j] - decay_step * w_row[j]
+                v = kept * v_row[j] - decay_step * w_row[j]
                 v_row[j] = v
                 w_row[j] += v
     _momentum_step(b[lo:hi], vel_b[lo:hi], _visible_step(vis, scale, lo, hi, lr)[0],
