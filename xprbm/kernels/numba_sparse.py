@@ -15,8 +15,9 @@ Two kernels here use that, each chosen per block of visible units by the states 
 
 Rows of ``W`` stream from the core's cache at 4-7 multiply-adds per cycle, where BLAS's
 register-blocked kernels reach 20-25, so the sparse field pays only below about 20% nonzeros
-(``bench/sparse_field.py`` measures the break-even). Three other designs were measured and
-left out:
+(``bench/sparse_field.py --density`` reruns the epoch comparison). Three other designs were
+measured and left out. The figures in this docstring are single-core timings of throwaway
+kernels taken while designing these (the scripts were not kept):
 
 - the weight gradient from per-unit lists of rows gathers scattered rows of ``hid`` (dense
   probabilities): alone it beat BLAS by 25% at batch 100 (784x256) and lost by 14% at batch
